@@ -1,0 +1,51 @@
+"""geode-bench: performance checks that print ratios against a baseline run in the same process.
+
+Subcommands: ingest (ours vs Open3D), memory (bounded scene memory), model (DRH vs digit
+decoding, quantised weight memory and error, query latency breakdown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from geode_ros.errors import GeodeError
+from geode_ros.version import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One subcommand per benchmark, each from its module's add_arguments/run pair."""
+    from geode_ros.model import bench_model
+    from geode_ros.scene import bench_ingest
+
+    parser = argparse.ArgumentParser(prog='geode-bench', description=__doc__)
+    parser.add_argument('--version', action='version', version=f'geode-bench {__version__}')
+    sub = parser.add_subparsers(dest='command', required=True)
+    ingest = sub.add_parser('ingest', help='our RGB-D ingest vs Open3D on a frames folder')
+    bench_ingest.add_arguments(ingest)
+    ingest.set_defaults(func=bench_ingest.run)
+    memory = sub.add_parser('memory', help='ingest many frames; memory must stay bounded')
+    bench_ingest.add_memory_arguments(memory)
+    memory.set_defaults(func=bench_ingest.run_memory)
+    model = sub.add_parser('model', help='DRH vs digit decoding, int8/int4 memory, latency')
+    bench_model.add_arguments(model)
+    model.set_defaults(func=bench_model.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; a GeodeError becomes a one-line message and exit status 2."""
+    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except GeodeError as exc:
+        print(f'geode-bench: error: {exc}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

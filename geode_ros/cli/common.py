@@ -1,0 +1,67 @@
+"""Helpers shared by the offline tools (geode-replay, geode-demo)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from geode_ros.scene.types import Answer, SceneReasoner
+
+log = logging.getLogger(__name__)
+
+
+def repo_root() -> Path:
+    """The source checkout: the parent of the ``geode_ros`` package directory."""
+    return Path(__file__).resolve().parents[2]
+
+
+def load_reasoner(model: str | None, device: str = 'cpu', dtype: str | None = None,
+                  quantization: str | None = None) -> SceneReasoner | None:
+    """A GEODE model from a directory, or None (= the engine's geometric baseline)."""
+    if not model:
+        log.info('no --model: using the geometric baseline (answers room size only)')
+        return None
+    from geode_ros.model.geode import GeodeModel
+
+    return GeodeModel.from_pretrained(model, device=device, dtype=dtype,
+                                      quantization=quantization)
+
+
+def reasoner_name(reasoner: SceneReasoner | None, model: str | None) -> str:
+    return str(model) if reasoner is not None and model else 'geometric-baseline'
+
+
+def _finite(v: float) -> float | None:
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def answer_dict(question: str, answer: Answer | None, error: str | None = None,
+                **extra: Any) -> dict[str, Any]:
+    """JSON-ready record of one answered (or failed) question."""
+    out: dict[str, Any] = {'question': question, **extra}
+    if answer is None:
+        out.update(answer=None, values=[], boxes=[], stamp=None, frame_id=None,
+                   question_type=None, timings={}, error=error)
+        return out
+    out.update(
+        answer=answer.text,
+        values=[_finite(v) for v in answer.values],
+        boxes=[b.to_dict() for b in answer.boxes],
+        stamp=float(answer.stamp),
+        frame_id=answer.frame_id,
+        question_type=answer.question_type,
+        timings={k: float(v) for k, v in answer.timings.items()},
+        error=error,
+    )
+    return out
+
+
+def write_json(data: Any, path: Path) -> Path:
+    """Write ``data`` as indented JSON (creating parent folders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + '\n')
+    return path

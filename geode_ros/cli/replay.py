@@ -1,0 +1,255 @@
+"""geode-replay: replay an RGB-D rosbag2 through the engine and answer questions on the way."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from geode_ros.config import add_dataclass_args, from_dict, to_dict
+from geode_ros.errors import GeodeError
+from geode_ros.version import __version__
+
+log = logging.getLogger('geode-replay')
+
+EPILOG = """Questions file: JSONL (one {"question": ..., "time": s} per line; time optional,
+seconds from the bag start), a JSON/YAML list of such objects or of strings, or plain
+text with one question per line (# starts a comment). QA records work too: their
+"options" are appended to the question. Questions without a time, and all of them
+with --at-end, are answered after the last frame.
+
+Outputs: OUT/answers.json and OUT/replay.mcap (/geode/markers MarkerArray and
+/geode/cloud PointCloud2 at each answer; open it in Foxglove, or ros2 bag play + RViz).
+
+examples:
+  geode-replay room.bag --questions questions.txt --rate 0
+  geode-replay room_mcap --questions q.jsonl --model models/geode-tiny --out out/replay
+"""
+
+
+@dataclass
+class TimedQuestion:
+    """A question and when to ask it (seconds from the bag start; None = at the end)."""
+
+    text: str
+    time: float | None = None
+
+
+def _question_of(item: Any, where: str) -> TimedQuestion:
+    if isinstance(item, str):
+        return TimedQuestion(item.strip())
+    if not isinstance(item, dict) or not isinstance(item.get('question'), str):
+        raise GeodeError(f'{where}: expected a string or an object with a "question" string')
+    text = item['question'].strip()
+    if item.get('options'):
+        text += '\n' + '\n'.join(str(o) for o in item['options'])
+    t = item.get('time')
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0):
+        raise GeodeError(f'{where}: "time" must be seconds >= 0 from the bag start, got {t!r}')
+    return TimedQuestion(text, None if t is None else float(t))
+
+
+def load_questions(path: str | Path) -> list[TimedQuestion]:
+    """Questions from JSONL, a JSON/YAML list, or plain text lines."""
+    path = Path(path)
+    if not path.is_file():
+        raise GeodeError(f'questions file not found: {path}')
+    text = path.read_text(encoding='utf-8')
+    suffix = path.suffix.lower()
+    items: list[tuple[Any, str]]
+    if suffix == '.jsonl':
+        items = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    items.append((json.loads(line), f'{path}:{n}'))
+                except json.JSONDecodeError as exc:
+                    raise GeodeError(f'{path}:{n}: not valid JSON: {exc.msg}') from exc
+    elif suffix in ('.json', '.yaml', '.yml'):
+        import yaml
+
+        try:
+            data = json.loads(text) if suffix == '.json' else yaml.safe_load(text)
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise GeodeError(f'{path} is not valid {suffix[1:].upper()}: {exc}') from exc
+        if isinstance(data, dict) and 'questions' in data:
+            data = data['questions']
+        if not isinstance(data, list):
+            raise GeodeError(f'{path}: expected a list of questions')
+        items = [(d, f'{path}[{i}]') for i, d in enumerate(data)]
+    else:
+        items = [(line, f'{path}:{n}') for n, line in enumerate(text.splitlines(), start=1)
+                 if line.strip() and not line.lstrip().startswith('#')]
+    questions = [_question_of(item, where) for item, where in items]
+    questions = [q for q in questions if q.text]
+    if not questions:
+        raise GeodeError(f'no questions in {path}')
+    return questions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from geode_ros.scene.config import SceneConfig
+
+    parser = argparse.ArgumentParser(
+        prog='geode-replay', description=__doc__, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
+    parser.add_argument('bag', help='rosbag2 directory (sqlite3 or MCAP) or .mcap file')
+    parser.add_argument('--questions', required=True, help='questions file (see below)')
+    parser.add_argument('--out', default='out/replay', help='output directory')
+    parser.add_argument('--model', default=None,
+                        help='GEODE model directory (default: geometric baseline, room size only)')
+    parser.add_argument('--device', default='cpu', help='torch device for --model')
+    parser.add_argument('--dtype', default=None, help='float32, float16 or bfloat16')
+    parser.add_argument('--rate', type=float, default=1.0,
+                        help="playback speed: 1 = the bag's pace, 2 = twice as fast, "
+                             '0 = as fast as possible')
+    parser.add_argument('--at-end', action='store_true',
+                        help='ignore question times and ask everything after the last frame')
+    parser.add_argument('--rgb-topic', default=None, help='Image topic (default: auto)')
+    parser.add_argument('--depth-topic', default=None, help='depth Image topic (default: auto)')
+    parser.add_argument('--camera-info-topic', default=None,
+                        help='depth CameraInfo topic (default: auto)')
+    parser.add_argument('--pose-topic', default=None,
+                        help='PoseStamped topic of the camera (default: /tf + /tf_static)')
+    parser.add_argument('--camera-frame', default=None,
+                        help='TF frame of the depth camera (default: the image header frame)')
+    parser.add_argument('--fixed-frame', default=None,
+                        help=f'fixed frame of memory and answers (default: '
+                             f'{SceneConfig().fixed_frame})')
+    parser.add_argument('--quiet', action='store_true',
+                        help='no log messages (answers are still printed)')
+    add_dataclass_args(parser, SceneConfig(), 'scene.')
+    return parser
+
+
+def scene_config(args: argparse.Namespace) -> Any:
+    """SceneConfig from the --scene.* flags (and --fixed-frame)."""
+    from geode_ros.scene.config import SceneConfig
+
+    given = {k[len('scene.'):]: v for k, v in vars(args).items()
+             if k.startswith('scene.') and v is not None}
+    if args.fixed_frame:
+        given['fixed_frame'] = args.fixed_frame
+    return from_dict(SceneConfig, {**to_dict(SceneConfig()), **given}).validate()
+
+
+def bag_start(path: str | Path) -> float:
+    """Start time of the bag (seconds) from its metadata."""
+    from geode_ros.data.rosbag_reader import _open
+
+    reader = _open(path)
+    try:
+        return reader.start_time * 1e-9
+    finally:
+        reader.close()
+
+
+class Replayer:
+    """Feeds frames to the engine, asks the questions that fall due, records the results."""
+
+    def __init__(self, engine: Any, out: Any, questions: list[TimedQuestion], start: float,
+                 at_end: bool) -> None:
+        self.engine, self.out, self.start = engine, out, start
+        timed = [q for q in questions if q.time is not None and not at_end]
+        self.pending = sorted(timed, key=lambda q: q.time)
+        self.final = [q for q in questions if q.time is None or at_end]
+        self.results: list[dict[str, Any]] = []
+        self.frames = 0
+        self.last_stamp = start
+        self._cloud_stamp: float | None = None
+
+    def ask(self, q: TimedQuestion) -> None:
+        """Answer one question now; a GeodeError is recorded, not raised."""
+        from geode_ros.cli.common import answer_dict
+
+        at = self.last_stamp - self.start
+        try:
+            answer = self.engine.query(q.text)
+        except GeodeError as exc:
+            self.results.append(answer_dict(q.text, None, str(exc), time=q.time,
+                                            answered_at=at, frames_seen=self.frames))
+            print(f'[{at:7.2f} s] {q.text.splitlines()[0]}\n    error: {exc}')
+            return
+        self.results.append(answer_dict(q.text, answer, time=q.time, answered_at=at,
+                                        frames_seen=self.frames))
+        snap = self.engine.snapshot()
+        self.out.write_markers(answer.boxes, self.last_stamp)
+        self.out.write_cloud(snap.points, snap.colors, self.last_stamp)
+        self._cloud_stamp = self.last_stamp
+        print(f'[{at:7.2f} s] {q.text.splitlines()[0]}\n    -> {answer.text}')
+
+    def run(self, frames: Any, rate: float) -> None:
+        """Ingest ``frames`` at ``rate`` x the bag's pace (0 = no waiting)."""
+        wall0 = time.perf_counter()
+        for frame in frames:
+            rel = frame.stamp - self.start
+            while self.pending and self.pending[0].time < rel:
+                self.ask(self.pending.pop(0))
+            if rate > 0:
+                delay = wall0 + rel / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            self.engine.ingest_frame(frame)
+            self.frames += 1
+            self.last_stamp = max(self.last_stamp, frame.stamp)
+        for q in [*self.pending, *self.final]:
+            self.ask(q)
+        snap = self.engine.snapshot()
+        if len(snap.points) and self._cloud_stamp != self.last_stamp:
+            self.out.write_cloud(snap.points, snap.colors, self.last_stamp)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 on bad input)."""
+    from geode_ros.cli.common import load_reasoner, reasoner_name, write_json
+    from geode_ros.data.mcap_out import McapOut
+    from geode_ros.data.rosbag_reader import BagTopics, read_rosbag
+    from geode_ros.scene.engine import SpatialQueryEngine
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format='%(levelname)s %(name)s: %(message)s')
+    t0 = time.perf_counter()
+    try:
+        if args.rate < 0:
+            raise GeodeError(f'--rate must be >= 0 (0 = as fast as possible), got {args.rate}')
+        questions = load_questions(args.questions)
+        cfg = scene_config(args)
+        reasoner = load_reasoner(args.model, args.device, args.dtype)
+        engine = SpatialQueryEngine(cfg, reasoner)
+        topics = BagTopics(args.rgb_topic, args.depth_topic, args.camera_info_topic,
+                           args.pose_topic)
+        start = bag_start(args.bag)
+        frames = read_rosbag(args.bag, topics, cfg.fixed_frame, args.camera_frame,
+                             depth_scale_16u=cfg.depth_scale_16u)
+        out_dir = Path(args.out)
+        with McapOut(out_dir / 'replay.mcap', cfg.fixed_frame) as out:
+            replayer = Replayer(engine, out, questions, start, args.at_end)
+            replayer.run(frames, args.rate)
+        if replayer.frames == 0:
+            raise GeodeError(f'no RGB-D frames with a camera pose in {args.bag}: check the '
+                             'topics and --fixed-frame / --pose-topic')
+    except GeodeError as exc:
+        print(f'geode-replay: error: {exc}', file=sys.stderr)
+        return 2
+    stats = engine.stats()
+    write_json({
+        'bag': str(args.bag), 'model': reasoner_name(reasoner, args.model),
+        'bag_start': start, 'frames': replayer.frames, 'rate': args.rate,
+        'wall_s': time.perf_counter() - t0, 'stats': stats, 'answers': replayer.results,
+    }, out_dir / 'answers.json')
+    ok = sum(r['error'] is None for r in replayer.results)
+    log.info('%d frames, %d keyframes, %d points; %d/%d questions answered; wrote %s and %s',
+             replayer.frames, stats['keyframes'], stats['points'], ok, len(replayer.results),
+             out_dir / 'answers.json', out_dir / 'replay.mcap')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

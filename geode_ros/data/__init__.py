@@ -1,0 +1,1 @@
+"""Data: frames folders, synthetic scenes, QA records, VSI-Bench loading and metrics."""

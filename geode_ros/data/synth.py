@@ -1,0 +1,157 @@
+"""Synthetic spatial-QA data: procedural rooms rendered as RGB-D walks, plus QA.
+
+Output layout::
+
+    OUT/qa.jsonl                          all QA records (scene = 'scenes/NNNNNN')
+    OUT/scenes/NNNNNN/intrinsics.json     frames folder (DESIGN section 5)
+    OUT/scenes/NNNNNN/frame-000000.color.png | .depth.png | .pose.txt | .instance.png
+    OUT/scenes/NNNNNN/scene.json          room size, GT boxes, per-frame visibility
+
+Scene ``i`` uses seed ``cfg.seed + i`` only, so any scene regenerates identically
+on its own and the output does not depend on the number of workers.
+``.instance.png`` (uint16, object id + 1, 0 = room structure or nothing) is an
+extra beside the standard frames-folder files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from geode_ros.data.frames import write_frames_folder
+from geode_ros.data.qa import QARecord, save_qa
+from geode_ros.errors import GeodeError
+from geode_ros.scene.types import CameraIntrinsics, RGBDFrame
+
+log = logging.getLogger(__name__)
+
+MIN_VISIBLE_PIXELS = 8  # an object counts as seen in a frame from this many pixels
+FPS = 2.0  # nominal frame rate of the synthetic walk (stamps, intrinsics.json fps)
+
+
+@dataclass
+class SynthConfig:
+    """Settings of ``geode-synth``."""
+
+    scenes: int = field(default=8, metadata={'help': 'number of scenes to generate'})
+    out: Path = field(default=Path('synth_data'), metadata={'help': 'output directory'})
+    seed: int = field(default=0, metadata={'help': 'base seed; scene i uses seed + i'})
+    workers: int = field(default=2, metadata={'help': 'parallel worker processes (1 = inline)'})
+    questions_per_scene: int = field(default=40, metadata={'help': 'QA records per scene'})
+    width: int = field(default=160, metadata={'help': 'image width in pixels'})
+    height: int = field(default=120, metadata={'help': 'image height in pixels'})
+    frames: int = field(default=32, metadata={'help': 'frames per scene trajectory'})
+    hfov_deg: float = field(default=75.0, metadata={'help': 'horizontal field of view, degrees'})
+    depth_scale: float = field(default=0.001, metadata={'help': 'metres per depth-PNG unit'})
+
+    def validate(self) -> None:
+        if self.scenes < 0 or self.frames < 1 or self.questions_per_scene < 0:
+            raise GeodeError('scenes and questions-per-scene must be >= 0, frames >= 1')
+        if self.width < 8 or self.height < 8:
+            raise GeodeError(f'image size {self.width}x{self.height} is too small (min 8x8)')
+        if not 10.0 <= self.hfov_deg <= 150.0:
+            raise GeodeError(f'hfov_deg must be within 10..150, got {self.hfov_deg}')
+        if self.depth_scale <= 0:
+            raise GeodeError('depth_scale must be positive')
+
+    def intrinsics(self) -> CameraIntrinsics:
+        fx = self.width / 2.0 / np.tan(np.deg2rad(self.hfov_deg) / 2.0)
+        return CameraIntrinsics(fx, fx, self.width / 2.0, self.height / 2.0, self.width,
+                                self.height)
+
+
+def scene_name(index: int) -> str:
+    return f'scenes/{index:06d}'
+
+
+def _write_frames(out_dir: Path, K: CameraIntrinsics, frames: list[tuple], scale: float) -> None:
+    """Frames folder (via ``frames.write_frames_folder``) plus the instance-id PNGs."""
+    rgbd = [RGBDFrame(rgb, depth, K, T, stamp=i / FPS)
+            for i, (rgb, depth, _, T) in enumerate(frames)]
+    write_frames_folder(rgbd, out_dir, depth_scale=scale, fps=FPS)
+    for i, (_, _, inst, _) in enumerate(frames):
+        ids = (inst + 1).clip(0, 65535).astype(np.uint16)
+        cv2.imwrite(str(out_dir / f'frame-{i:06d}.instance.png'), ids)
+
+
+def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tuple]]:
+    """Lay out and render scene ``index``: (scene.json dict, [(rgb, depth, inst, T)])."""
+    from geode_ros.data.render import build_room_mesh, render, trajectory
+    from geode_ros.data.scene_layout import generate_layout
+
+    seed = cfg.seed + index
+    rng = np.random.default_rng(seed)
+    room = generate_layout(rng)
+    mesh = build_room_mesh(room)
+    K = cfg.intrinsics()
+    frames, visibility, first_seen = [], [], {}
+    for i, T in enumerate(trajectory(rng, room.size, cfg.frames)):
+        rgb, depth, inst = render(mesh, K, T)
+        ids, counts = np.unique(inst[inst >= 0], return_counts=True)
+        pixels = {int(k): int(c) for k, c in zip(ids, counts) if c >= MIN_VISIBLE_PIXELS}
+        visibility.append({'frame': i, 'pixels': {str(k): c for k, c in pixels.items()}})
+        for k in pixels:
+            first_seen.setdefault(k, i)
+        frames.append((rgb, depth, inst, T))
+    W, L, H = (float(v) for v in room.size)
+    meta = {
+        'scene': scene_name(index),
+        'seed': seed,
+        'room': {'size': [W, L, H], 'area': W * L},
+        'objects': [{'id': o.id, 'label': o.label, 'support': o.support,
+                     'first_seen': first_seen.get(o.id), 'box': o.box().to_dict()}
+                    for o in room.objects],
+        'num_frames': len(frames),
+        'visibility': visibility,
+    }
+    return meta, frames
+
+
+def generate_scene(index: int, cfg: SynthConfig) -> list[dict[str, Any]]:
+    """Render scene ``index`` to ``cfg.out/scenes/NNNNNN`` and return its QA records as dicts."""
+    from geode_ros.data.qa_gen import generate_qa
+
+    meta, frames = render_scene(index, cfg)
+    out_dir = Path(cfg.out) / meta['scene']
+    _write_frames(out_dir, cfg.intrinsics(), frames, cfg.depth_scale)
+    (out_dir / 'scene.json').write_text(json.dumps(meta) + '\n')
+    rng = np.random.default_rng([cfg.seed + index, 7])
+    return [r.to_dict() for r in generate_qa(meta, rng, cfg.questions_per_scene)]
+
+
+def _worker_init() -> None:
+    cv2.setNumThreads(1)
+
+
+def generate_dataset(cfg: SynthConfig, progress: bool = True) -> Path:
+    """Generate ``cfg.scenes`` scenes (in parallel when ``cfg.workers > 1``); returns qa.jsonl."""
+    cfg.validate()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=cfg.scenes, desc='scenes', unit='scene', disable=not progress)
+    results: list[list[dict[str, Any]]] = []
+    if cfg.workers <= 1 or cfg.scenes <= 1:
+        for i in range(cfg.scenes):
+            results.append(generate_scene(i, cfg))
+            bar.update()
+    else:
+        # spawn, not fork: Open3D's thread pools do not survive a fork safely.
+        ctx = mp.get_context('spawn')
+        with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=_worker_init) as ex:
+            for recs in ex.map(generate_scene, range(cfg.scenes), [cfg] * cfg.scenes):
+                results.append(recs)
+                bar.update()
+    bar.close()
+    records = [QARecord.from_dict(d) for recs in results for d in recs]
+    path = save_qa(records, out / 'qa.jsonl')
+    log.info('wrote %d scenes and %d QA records to %s', cfg.scenes, len(records), out)
+    return path

@@ -1,0 +1,208 @@
+"""Training / inference samples and their collation into one padded ``GeodeBatch``.
+
+A ``GeodeSample`` is what the trainer (or ``GeodeModel.answer``) supplies per question;
+``prepare_batch(model, samples, stage, train)`` encodes keyframes that carry no cached
+features, renders prompts with K ``<spatio>`` slots, appends targets (stage 1: the
+rationale; stage 2: ``<reg>`` / ``<box>`` / the choice text), samples the cloud to a
+fixed size and pads everything (right-padded for training, left-padded for decoding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from geode_ros.errors import GeodeError
+from geode_ros.model.config import BOX_TYPES, NUMERIC_TYPES
+from geode_ros.model.prompt import answer_target, build_prompt, classify_question
+from geode_ros.scene.types import Box3D, RGBDFrame
+
+if TYPE_CHECKING:
+    from geode_ros.model.geode import GeodeModel
+
+
+@dataclass
+class KeyframeFeatures:
+    """Cached vision encoding of one keyframe (what ``encode_keyframe`` returns)."""
+
+    tokens: torch.Tensor  # [T, D_lm] LLM-space image tokens
+    xyz: torch.Tensor  # [T, 3] patch centres in the fixed frame
+    valid: torch.Tensor  # [T] bool: the patch had depth
+    grid: tuple[int, int]
+    grid_thw: torch.Tensor | None = None  # Qwen M-RoPE grid
+
+
+@dataclass
+class GeodeSample:
+    """One question about one scene (the trainer's unit)."""
+
+    question: str
+    points: np.ndarray  # [N, 3] float, fixed frame (m)
+    colors: np.ndarray  # [N, 3] uint8
+    keyframes: list[RGBDFrame | KeyframeFeatures] = field(default_factory=list)
+    qtype: str | None = None  # classified from the question when None
+    answer: str | None = None  # multiple-choice answer text
+    value: float | None = None  # numeric target (metric)
+    box: Box3D | None = None  # grounding target
+    rationale: str | None = None  # stage-1 target
+
+
+@dataclass
+class GeodeBatch:
+    """Padded tensors for ``GeodeModel.forward`` / ``generate``; ``.to(device)`` moves them."""
+
+    input_ids: torch.Tensor  # [B, T]
+    attention_mask: torch.Tensor  # [B, T]
+    position_ids: torch.Tensor  # [P, B, T]
+    points: torch.Tensor  # [B, N, 6] xyz + rgb 0..1
+    point_mask: torch.Tensor  # [B, N]
+    patch_feats: torch.Tensor  # [B, P, D_lm]
+    patch_xyz: torch.Tensor  # [B, P, 3]
+    patch_mask: torch.Tensor  # [B, P]
+    scene_center: torch.Tensor  # [B, 3]
+    value_type: torch.Tensor  # [B] DRH type index (0 where unused)
+    value_target: torch.Tensor  # [B] metric value, NaN where none
+    box_target: torch.Tensor  # [B, 7] metric box, NaN where none
+    qtypes: list[str]
+    labels: torch.Tensor | None = None  # [B, T], -100 = no loss
+    image_embeds: torch.Tensor | None = None  # [N_img_tokens, D_lm] in prompt order
+
+    def to(self, device: torch.device | str) -> GeodeBatch:
+        kw = {f.name: getattr(self, f.name) for f in fields(self)}
+        return GeodeBatch(**{k: v.to(device) if isinstance(v, torch.Tensor) else v
+                             for k, v in kw.items()})
+
+
+def _even(n_have: int, n_want: int) -> list[int]:
+    """Indices of ``n_want`` evenly spaced items out of ``n_have`` (always the last one)."""
+    if n_want <= 0 or n_have == 0:
+        return []
+    if n_have <= n_want:
+        return list(range(n_have))
+    return sorted({int(round(x)) for x in np.linspace(0, n_have - 1, n_want)})
+
+
+def _sample_points(points: np.ndarray, colors: np.ndarray, n: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 3)
+    col = np.asarray(colors).reshape(-1, 3)
+    if len(col) != len(pts):
+        raise GeodeError(f'points ({len(pts)}) and colors ({len(col)}) differ in length')
+    ok = np.isfinite(pts).all(axis=1)
+    pts, col = pts[ok], col[ok]
+    if len(pts) > n:
+        idx = rng.choice(len(pts), n, replace=False)
+        pts, col = pts[idx], col[idx]
+    rgb = col.astype(np.float32) / (255.0 if col.dtype == np.uint8 else 1.0)
+    out = np.zeros((n, 6), dtype=np.float32)
+    out[:len(pts), :3], out[:len(pts), 3:] = pts, rgb
+    mask = np.zeros(n, dtype=bool)
+    mask[:len(pts)] = True
+    return out, mask
+
+
+def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
+                  train: bool = True, seed: int | None = None) -> GeodeBatch:
+    """Collate ``samples`` for ``model`` (see the module docstring)."""
+    cfg, tok, ad = model.config, model.tokenizer, model.adapter
+    if not samples:
+        raise GeodeError('prepare_batch needs at least one sample')
+    rng = np.random.default_rng(seed)
+    k = cfg.drm.num_rationale_queries
+    eot = model.end_of_turn
+    rows, labels, pts, pmask, feats, qtypes, images, grids = [], [], [], [], [], [], [], []
+    vtype, vtarget, btarget = [], [], []
+    for s in samples:
+        qtype = s.qtype or classify_question(s.question)
+        qtypes.append(qtype)
+        kfs = [kf if isinstance(kf, KeyframeFeatures) else model.encode_keyframe(kf)
+               for kf in s.keyframes]
+        drm_kfs = [kfs[i] for i in _even(len(kfs), cfg.max_keyframes)]
+        n_img = 0 if stage == 1 else cfg.prompt_images
+        shown = [kfs[i] for i in _even(len(kfs), n_img)]
+        prompt = build_prompt(tok, ad.template_image, ad.expand_image, s.question,
+                              [kf.tokens.shape[0] for kf in shown], k, cfg.system_prompt)
+        ids = tok(prompt, add_special_tokens=False)['input_ids']
+        lab = [-100] * len(ids)
+        if train:
+            target = s.rationale if stage == 1 else answer_target(qtype, s.answer)
+            if not target:
+                raise GeodeError(f'stage-{stage} sample has no target: {s.question!r}')
+            tgt = tok(target + eot, add_special_tokens=False)['input_ids']
+            ids, lab = ids + tgt, lab + tgt
+        rows.append(ids)
+        labels.append(lab)
+        images += [kf.tokens for kf in shown]
+        grids += [kf.grid_thw for kf in shown if kf.grid_thw is not None]
+        p, m = _sample_points(s.points, s.colors, cfg.drm.num_points, rng)
+        pts.append(p)
+        pmask.append(m)
+        feats.append(drm_kfs)
+        vtype.append(model.drh.type_index(qtype) if qtype in NUMERIC_TYPES else 0)
+        vtarget.append(float(s.value) if s.value is not None and qtype in NUMERIC_TYPES
+                       else float('nan'))
+        box = s.box if qtype in BOX_TYPES else None
+        btarget.append([*box.center, *box.size, box.yaw] if box is not None else [np.nan] * 7)
+
+    b, t = len(rows), max(len(r) for r in rows)
+    input_ids = torch.full((b, t), tok.pad_token_id, dtype=torch.long)
+    attn = torch.zeros((b, t), dtype=torch.long)
+    lab_t = torch.full((b, t), -100, dtype=torch.long)
+    for i, (r, lab) in enumerate(zip(rows, labels)):
+        sl = slice(0, len(r)) if train else slice(t - len(r), t)  # right pad / left pad
+        input_ids[i, sl], attn[i, sl], lab_t[i, sl] = torch.tensor(r), 1, torch.tensor(lab)
+    grid_thw = torch.stack(grids) if grids else None
+    points = torch.from_numpy(np.stack(pts))
+    point_mask = torch.from_numpy(np.stack(pmask))
+    patch_feats, patch_xyz, patch_mask = _collate_patches(feats, ad.hidden_size,
+                                                          cfg.drm.max_patches)
+    centre = _scene_centres(points, point_mask, patch_xyz, patch_mask)
+    return GeodeBatch(
+        input_ids=input_ids, attention_mask=attn,
+        position_ids=ad.position_ids(input_ids, attn, grid_thw),
+        points=points, point_mask=point_mask, patch_feats=patch_feats, patch_xyz=patch_xyz,
+        patch_mask=patch_mask, scene_center=centre,
+        value_type=torch.tensor(vtype, dtype=torch.long),
+        value_target=torch.tensor(vtarget, dtype=torch.float32),
+        box_target=torch.tensor(np.asarray(btarget, dtype=np.float32)),
+        qtypes=qtypes, labels=lab_t if train else None,
+        image_embeds=torch.cat([im.float().cpu() for im in images]) if images else None,
+    )
+
+
+def _collate_patches(per_sample: list[list[KeyframeFeatures]], dim: int, cap: int
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    toks, xyzs = [], []
+    for kfs in per_sample:
+        if kfs:
+            tk = torch.cat([kf.tokens.float().cpu() for kf in kfs])
+            xy = torch.cat([kf.xyz.float().cpu() for kf in kfs])
+            va = torch.cat([kf.valid.cpu() for kf in kfs])
+            keep = torch.nonzero(va).squeeze(1)
+            if len(keep) > cap:  # evenly thin out to the cap
+                keep = keep[torch.linspace(0, len(keep) - 1, cap).long()]
+            tk, xy = tk[keep], xy[keep]
+        else:
+            tk, xy = torch.zeros(0, dim), torch.zeros(0, 3)
+        toks.append(tk)
+        xyzs.append(xy)
+    p = max(1, max(len(x) for x in toks))
+    b = len(toks)
+    feats, xyz = torch.zeros(b, p, dim), torch.zeros(b, p, 3)
+    mask = torch.zeros(b, p, dtype=torch.bool)
+    for i, (tk, xy) in enumerate(zip(toks, xyzs)):
+        feats[i, :len(tk)], xyz[i, :len(tk)], mask[i, :len(tk)] = tk, xy, True
+    return feats, xyz, mask
+
+
+def _scene_centres(points: torch.Tensor, pmask: torch.Tensor, pxyz: torch.Tensor,
+                   patch_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of valid points (else of valid patch centres, else the origin): [B, 3]."""
+    n = pmask.sum(1, keepdim=True).float()
+    c_pts = (points[..., :3] * pmask[..., None]).sum(1) / n.clamp_min(1)
+    m = patch_mask.sum(1, keepdim=True).float()
+    c_patch = (pxyz * patch_mask[..., None]).sum(1) / m.clamp_min(1)
+    return torch.where(n > 0, c_pts, c_patch)

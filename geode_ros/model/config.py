@@ -1,0 +1,116 @@
+"""Dataclass configs of the GEODE model (the one source of its defaults).
+
+The paper's hyperparameters are not published; the defaults here are ours, sized so
+that the DRM and DRH stay small (a few M parameters) beside a 1.5B VLM:
+- DRM: 2048 points sampled from the fused cloud, 256 FPS groups of 16 neighbours,
+  PointNet width 256, 2 point-transformer layers, 2 fusion (cross-attention) layers,
+  2 read-out layers, 8 heads, K = 8 rationale queries, dropout 0.1.
+- DRH: one 2-layer MLP (hidden 512) per output kind; scalars are regressed as
+  ``(log(x) - mean) / std`` per question type, boxes as (cx, cy, cz relative to the
+  scene centre, log w, log l, log h, sin yaw, cos yaw).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+NUMERIC_TYPES: tuple[str, ...] = (
+    'object_count',
+    'object_abs_distance',
+    'object_size_estimation',
+    'room_size_estimation',
+)
+CHOICE_TYPES: tuple[str, ...] = (
+    'object_rel_distance',
+    'object_rel_direction',
+    'route_plan',
+    'obj_appearance_order',
+)
+BOX_TYPES: tuple[str, ...] = ('grounding_3d',)
+QUESTION_TYPES: tuple[str, ...] = NUMERIC_TYPES + CHOICE_TYPES + BOX_TYPES
+
+
+@dataclass
+class DRMConfig:
+    """Decoupled Rationale Module: point encoder + 2D/3D fusion + K rationale queries."""
+
+    point_encoder: str = field(default='pointnet_tf', metadata={'help': 'point encoder name'})
+    num_points: int = field(default=2048, metadata={'help': 'points sampled from the cloud'})
+    num_groups: int = field(default=256, metadata={'help': 'FPS centres (point tokens)'})
+    k_neighbors: int = field(default=16, metadata={'help': 'kNN group size'})
+    width: int = field(default=256, metadata={'help': 'DRM token width'})
+    point_layers: int = field(default=2, metadata={'help': 'transformer layers on point tokens'})
+    fusion_layers: int = field(default=2, metadata={'help': 'point<-patch cross-attention layers'})
+    readout_layers: int = field(default=2, metadata={'help': 'query read-out layers'})
+    heads: int = field(default=8, metadata={'help': 'attention heads'})
+    num_rationale_queries: int = field(default=8, metadata={'help': 'K <spatio> tokens'})
+    pe_frequencies: int = field(default=8, metadata={'help': 'Fourier frequencies per axis'})
+    pe_max_wavelength: float = field(default=16.0, metadata={'help': 'longest wavelength (m)'})
+    max_patches: int = field(default=512, metadata={'help': 'cap on keyframe patch tokens'})
+    dropout: float = field(default=0.1, metadata={'help': 'dropout in DRM layers'})
+
+
+@dataclass
+class DRHConfig:
+    """Direct Regression Head: MLPs that turn <reg>/<box> hidden states into values."""
+
+    hidden: int = field(default=512, metadata={'help': 'MLP hidden width'})
+    value_types: tuple[str, ...] = field(
+        default=NUMERIC_TYPES, metadata={'help': 'question types regressed at <reg>'}
+    )
+    value_log_mean: tuple[float, ...] = field(
+        default=(1.0, 0.4, 4.4, 3.0), metadata={'help': 'mean of log(value) per value type'}
+    )
+    value_log_std: tuple[float, ...] = field(
+        default=(0.8, 0.8, 0.9, 0.6), metadata={'help': 'std of log(value) per value type'}
+    )
+    box_center_scale: float = field(default=2.0, metadata={'help': 'box centre scale (m)'})
+    box_log_size_mean: float = field(default=-0.7, metadata={'help': 'mean log box extent'})
+    box_log_size_std: float = field(default=0.8, metadata={'help': 'std of log box extent'})
+    reg_loss_weight: float = field(default=1.0, metadata={'help': 'weight of <reg> L2 loss'})
+    box_loss_weight: float = field(default=1.0, metadata={'help': 'weight of <box> L2 loss'})
+    box_iou_weight: float = field(default=0.5, metadata={'help': 'weight of the 1 - IoU term'})
+
+
+@dataclass
+class QuantConfig:
+    """Weight-only quantisation of the LLM linears (the DRM, DRH and vision stay float)."""
+
+    mode: str | None = field(default=None, metadata={'help': 'None, int8 or int4'})
+    group_size: int = field(default=32, metadata={'help': 'int4 group size (input dim)'})
+    backend: str = field(default='auto', metadata={'help': 'auto, torchao or portable'})
+
+
+@dataclass
+class LoraConfig:
+    """LoRA settings for stage 2 (used when ``enabled``; else the full LLM trains)."""
+
+    enabled: bool = field(default=False, metadata={'help': 'train LoRA adapters, not the LLM'})
+    rank: int = field(default=16, metadata={'help': 'LoRA rank'})
+    alpha: int = field(default=32, metadata={'help': 'LoRA alpha'})
+    dropout: float = field(default=0.05, metadata={'help': 'LoRA dropout'})
+    targets: tuple[str, ...] = field(
+        default=('q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'),
+        metadata={'help': 'LLM linear names that get adapters'},
+    )
+
+
+@dataclass
+class GeodeConfig:
+    """The whole GEODE model: which VLM, the two modules, runtime settings."""
+
+    vlm: str = field(default='', metadata={'help': 'HF VLM name or local path'})
+    drm: DRMConfig = field(default_factory=DRMConfig)
+    drh: DRHConfig = field(default_factory=DRHConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    quantization: QuantConfig = field(default_factory=QuantConfig)
+    dtype: str = field(default='float32', metadata={'help': 'float32, float16 or bfloat16'})
+    device: str = field(default='cpu', metadata={'help': 'torch device'})
+    max_new_tokens: int = field(default=32, metadata={'help': 'decode budget per answer'})
+    prompt_images: int = field(
+        default=2, metadata={'help': 'keyframes shown to the LLM as image tokens (0 = DRM only)'}
+    )
+    max_keyframes: int = field(default=8, metadata={'help': 'keyframes read by the DRM'})
+    system_prompt: str = field(
+        default='You answer questions about a 3D scene.', metadata={'help': 'system message'}
+    )

@@ -1,0 +1,151 @@
+"""Greedy decoding with a KV cache, where <reg>/<box> become DRH values in the text.
+
+When the LLM emits ``<reg>`` (or ``<box>``) the token is fed back as usual; the hidden
+state at that position goes through the DRH and the decoded number (or box) is rendered
+into the answer text in place of the token. A numeric answer therefore costs one
+decode step for the value instead of one per digit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+
+from geode_ros.model.drh import render_box, render_value
+from geode_ros.model.prompt import BOX, REG
+
+if TYPE_CHECKING:
+    from geode_ros.model.batch import GeodeBatch
+    from geode_ros.model.geode import GeodeModel
+
+
+@dataclass
+class Generation:
+    """One decoded answer: rendered text, DRH values and boxes, raw ids, timings (s)."""
+
+    text: str
+    values: list[float] = field(default_factory=list)
+    boxes: list[list[float]] = field(default_factory=list)  # [cx, cy, cz, sx, sy, sz, yaw]
+    token_ids: list[int] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class DecodeState:
+    """KV cache, attention mask and next positions of a batch being decoded."""
+
+    cache: object
+    attention_mask: torch.Tensor  # [B, T_so_far]
+    next_pos: torch.Tensor  # [B]
+    n_pos: int  # P: position channels (3 for M-RoPE)
+    hidden: torch.Tensor  # [B, D] last hidden state
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def prefill(model: GeodeModel, batch: GeodeBatch, spatio: torch.Tensor | None = None
+            ) -> DecodeState:
+    """Run the prompt through the LLM, filling a fresh KV cache."""
+    from transformers import DynamicCache
+
+    lm = model.adapter.language_model
+    cache = DynamicCache(config=lm.config)
+    emb = model.embed_inputs(batch, spatio)
+    out = lm(inputs_embeds=emb, attention_mask=batch.attention_mask,
+             position_ids=model.adapter.lm_positions(batch.position_ids), cache=cache,
+             use_cache=True)
+    return DecodeState(cache, batch.attention_mask, batch.position_ids.amax(dim=(0, 2)) + 1,
+                       batch.position_ids.shape[0], out.last_hidden_state[:, -1])
+
+
+def step(model: GeodeModel, state: DecodeState, tokens: torch.Tensor) -> DecodeState:
+    """Feed one token per row [B]; update the state in place and return it."""
+    b = tokens.shape[0]
+    emb = model.adapter.embed_tokens(tokens).unsqueeze(1)  # [B, 1, D]
+    state.attention_mask = torch.cat(
+        [state.attention_mask, state.attention_mask.new_ones(b, 1)], dim=1)
+    pos = state.next_pos.view(1, b, 1).expand(state.n_pos, b, 1)
+    out = model.adapter.language_model(
+        inputs_embeds=emb, attention_mask=state.attention_mask,
+        position_ids=model.adapter.lm_positions(pos), cache=state.cache, use_cache=True)
+    state.next_pos = state.next_pos + 1
+    state.hidden = out.last_hidden_state[:, -1]
+    return state
+
+
+def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
+                    ) -> list[Generation]:
+    """Greedy decoding of every row of ``batch`` (left padded, ``train=False``)."""
+    dev = model.device
+    reg_id, box_id = model.token_ids[REG], model.token_ids[BOX]
+    stop = torch.tensor(sorted(model.stop_ids), device=dev)
+    _sync(dev)
+    t0 = time.perf_counter()
+    spatio = model.spatio_embeddings(batch)
+    _sync(dev)
+    t1 = time.perf_counter()
+    state = prefill(model, batch, spatio)
+    _sync(dev)
+    t2 = time.perf_counter()
+    b = batch.input_ids.shape[0]
+    done = torch.zeros(b, dtype=torch.bool, device=dev)
+    ids: list[list[int]] = [[] for _ in range(b)]
+    values: list[list[float]] = [[] for _ in range(b)]
+    boxes: list[list[list[float]]] = [[] for _ in range(b)]
+    pad = model.tokenizer.pad_token_id
+    for _ in range(max_new_tokens):
+        logits = model.adapter.lm_head(state.hidden)  # [B, V]
+        tok = logits.argmax(-1).masked_fill(done, pad)
+        for i in (~done).nonzero().flatten().tolist():
+            ids[i].append(int(tok[i]))
+        done = done | torch.isin(tok, stop)
+        if bool(done.all()):
+            break
+        state = step(model, state, tok)
+        _read_values(model, batch, state.hidden, tok, reg_id, box_id, values, boxes)
+    _sync(dev)
+    t3 = time.perf_counter()
+    timings = {'drm': t1 - t0, 'prefill': t2 - t1, 'decode': t3 - t2}
+    return [Generation(_render(model, ids[i], values[i], boxes[i], batch.qtypes[i]),
+                       values[i], boxes[i], ids[i], dict(timings)) for i in range(b)]
+
+
+def _read_values(model: GeodeModel, batch: GeodeBatch, hidden: torch.Tensor, tok: torch.Tensor,
+                 reg_id: int, box_id: int, values: list, boxes: list) -> None:
+    """DRH read-out for rows whose just-fed token is <reg> or <box>."""
+    rows = (tok == reg_id).nonzero().flatten()
+    if len(rows):
+        z = model.drh.predict_value(hidden[rows], batch.value_type[rows])
+        for i, v in zip(rows.tolist(), model.drh.decode_value(z, batch.value_type[rows]).tolist()):
+            values[i].append(float(v))
+    rows = (tok == box_id).nonzero().flatten()
+    if len(rows):
+        z = model.drh.predict_box(hidden[rows])
+        for i, bx in zip(rows.tolist(), model.drh.decode_box(z, batch.scene_center[rows].float())
+                         .tolist()):
+            boxes[i].append([float(x) for x in bx])
+
+
+def _render(model: GeodeModel, ids: list[int], values: list[float], boxes: list[list[float]],
+            qtype: str) -> str:
+    """Token ids -> text, each <reg>/<box> replaced by its rendered value."""
+    reg_id, box_id = model.token_ids[REG], model.token_ids[BOX]
+    ids = [i for i in ids if i not in model.stop_ids]
+    parts, seg, vi, bi = [], [], iter(values), iter(boxes)
+    for i in ids:
+        if i in (reg_id, box_id):
+            parts.append(model.tokenizer.decode(seg, skip_special_tokens=True))
+            seg = []
+            val = next(vi, None) if i == reg_id else next(bi, None)
+            if val is not None:
+                parts.append(render_value(qtype, val) if i == reg_id else render_box(val))
+        else:
+            seg.append(i)
+    parts.append(model.tokenizer.decode(seg, skip_special_tokens=True))
+    return ''.join(parts).strip()

@@ -1,0 +1,135 @@
+"""DRH, the Direct Regression Head ("embedding as value").
+
+The LLM's last hidden state at a ``<reg>`` token goes through an MLP to one scalar in
+a normalised space, ``(log(x) - mean_t) / std_t`` for question type t (lengths, areas
+and counts are all positive and roughly log-normal); at a ``<box>`` token another MLP
+gives (cx, cy, cz, log w, log l, log h, sin yaw, cos yaw), the centre relative to the
+scene centre and scaled, the log sizes standardised. ``encode_*`` / ``decode_*`` map
+between metric values and that space; the statistics are buffers (saved with the model,
+refit from data with ``fit_value_stats``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from geode_ros.errors import GeodeError
+from geode_ros.model.config import DRHConfig
+
+_MIN_VALUE = 1e-3  # values are clamped here before the log
+
+
+def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.LayerNorm(d_in), nn.Linear(d_in, hidden), nn.GELU(),
+                         nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, d_out))
+
+
+class DirectRegressionHead(nn.Module):
+    """MLPs from LLM hidden states to normalised scalars (per type) and 3D boxes."""
+
+    def __init__(self, cfg: DRHConfig, lm_dim: int) -> None:
+        super().__init__()
+        if not (len(cfg.value_types) == len(cfg.value_log_mean) == len(cfg.value_log_std)):
+            raise GeodeError('drh.value_types, value_log_mean and value_log_std differ in length')
+        self.cfg = cfg
+        self.value_types = tuple(cfg.value_types)
+        self.reg = _mlp(lm_dim, cfg.hidden, len(cfg.value_types))  # one output per type
+        self.box = _mlp(lm_dim, cfg.hidden, 8)
+        self.register_buffer('log_mean', torch.tensor(cfg.value_log_mean, dtype=torch.float32))
+        self.register_buffer('log_std', torch.tensor(cfg.value_log_std, dtype=torch.float32))
+
+    def type_index(self, qtype: str) -> int:
+        if qtype not in self.value_types:
+            raise GeodeError(f'question type {qtype!r} has no <reg> value; '
+                             f'regressed types: {list(self.value_types)}')
+        return self.value_types.index(qtype)
+
+    # --- scalars -------------------------------------------------------------------------
+    def encode_value(self, value: torch.Tensor, type_idx: torch.Tensor) -> torch.Tensor:
+        """Metric value(s) -> normalised target(s)."""
+        v = torch.log(value.float().clamp_min(_MIN_VALUE))
+        return (v - self.log_mean[type_idx]) / self.log_std[type_idx]
+
+    def decode_value(self, z: torch.Tensor, type_idx: torch.Tensor) -> torch.Tensor:
+        """Normalised prediction(s) -> metric value(s)."""
+        return torch.exp(z.float() * self.log_std[type_idx] + self.log_mean[type_idx])
+
+    def predict_value(self, hidden: torch.Tensor, type_idx: torch.Tensor) -> torch.Tensor:
+        """hidden [M, D], type_idx [M] -> normalised predictions [M]."""
+        out = self.reg(hidden.float())  # [M, n_types]
+        return out.gather(1, type_idx.view(-1, 1)).squeeze(1)
+
+    @torch.no_grad()
+    def fit_value_stats(self, qtype: str, values: torch.Tensor) -> None:
+        """Set a type's log-space mean/std from training values."""
+        i = self.type_index(qtype)
+        v = torch.log(torch.as_tensor(values, dtype=torch.float32).clamp_min(_MIN_VALUE))
+        self.log_mean[i] = v.mean()
+        self.log_std[i] = v.std().clamp_min(0.05) if v.numel() > 1 else 1.0
+
+    # --- boxes ---------------------------------------------------------------------------
+    def encode_box(self, box: torch.Tensor, scene_center: torch.Tensor) -> torch.Tensor:
+        """[M, 7] (cx, cy, cz, sx, sy, sz, yaw) metric -> [M, 8] normalised."""
+        c = (box[:, :3] - scene_center) / self.cfg.box_center_scale
+        s = (torch.log(box[:, 3:6].clamp_min(_MIN_VALUE)) - self.cfg.box_log_size_mean)
+        s = s / self.cfg.box_log_size_std
+        yaw = box[:, 6]
+        return torch.cat([c, s, yaw.sin()[:, None], yaw.cos()[:, None]], dim=1)
+
+    def decode_box(self, z: torch.Tensor, scene_center: torch.Tensor) -> torch.Tensor:
+        """[M, 8] normalised -> [M, 7] (cx, cy, cz, sx, sy, sz, yaw) metric."""
+        z = z.float()
+        c = z[:, :3] * self.cfg.box_center_scale + scene_center
+        s = torch.exp(z[:, 3:6] * self.cfg.box_log_size_std + self.cfg.box_log_size_mean)
+        yaw = torch.atan2(z[:, 6], z[:, 7])
+        return torch.cat([c, s, yaw[:, None]], dim=1)
+
+    def predict_box(self, hidden: torch.Tensor) -> torch.Tensor:
+        """hidden [M, D] -> normalised boxes [M, 8]."""
+        return self.box(hidden.float())
+
+    # --- losses --------------------------------------------------------------------------
+    def value_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """L2 on normalised scalars."""
+        return ((pred - target) ** 2).mean()
+
+    def box_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """L2 on normalised boxes + ``box_iou_weight`` * (1 - axis-aligned IoU)."""
+        loss = ((pred - target) ** 2).mean()
+        if self.cfg.box_iou_weight > 0:
+            zero = torch.zeros(pred.shape[0], 3, device=pred.device)
+            iou = aligned_iou(self.decode_box(pred, zero), self.decode_box(target, zero))
+            loss = loss + self.cfg.box_iou_weight * (1.0 - iou).mean()
+        return loss
+
+
+def aligned_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of boxes [M, 7] ignoring yaw (differentiable; the IoU-ish term)."""
+    lo = torch.maximum(a[:, :3] - a[:, 3:6] / 2, b[:, :3] - b[:, 3:6] / 2)
+    hi = torch.minimum(a[:, :3] + a[:, 3:6] / 2, b[:, :3] + b[:, 3:6] / 2)
+    inter = (hi - lo).clamp_min(0).prod(dim=1)
+    union = a[:, 3:6].prod(dim=1) + b[:, 3:6].prod(dim=1) - inter
+    return inter / union.clamp_min(1e-9)
+
+
+def render_value(qtype: str, value: float) -> str:
+    """How a regressed value reads in the answer text (VSI-Bench units)."""
+    if not math.isfinite(value):
+        return 'nan'
+    if qtype == 'object_count':
+        return str(max(0, round(value)))
+    if qtype == 'object_size_estimation':
+        return str(round(value))  # centimetres
+    if qtype == 'room_size_estimation':
+        return f'{value:.1f}'  # square metres
+    return f'{value:.2f}'  # metres
+
+
+def render_box(box: list[float] | torch.Tensor) -> str:
+    """A box [7] as text: centre, size (m) and yaw (deg)."""
+    b = [float(v) for v in box]
+    return (f'center ({b[0]:.2f}, {b[1]:.2f}, {b[2]:.2f}) m, size ({b[3]:.2f}, {b[4]:.2f}, '
+            f'{b[5]:.2f}) m, yaw {math.degrees(b[6]):.0f} deg')

@@ -1,0 +1,103 @@
+"""DRM, the Decoupled Rationale Module: 3D points + 2D patch features -> K <spatio> embeddings.
+
+Point tokens (from a ``PointEncoder``) attend to keyframe patch tokens placed in 3D
+(patch centres back-projected with depth, intrinsics and pose); K learnable rationale
+queries then read the fused tokens (Perceiver / Q-Former style) and are projected to
+the LLM hidden size. All positions are in the fixed frame, relative to the scene centre.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from geode_ros.model.config import DRMConfig
+from geode_ros.model.point_encoder import FourierPE, build_point_encoder
+
+
+def patch_centres_3d(depth: np.ndarray | torch.Tensor, fx: float, fy: float, cx: float, cy: float,
+                     T_world_cam: np.ndarray | torch.Tensor, grid_hw: tuple[int, int]
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """3D world positions of the centres of a ``grid_hw`` patch grid laid over the image.
+
+    Each cell's depth is the mean of its valid pixels (depth > 0 and finite), so a
+    patch straddling a hole still gets a position. Returns ``xyz [gh*gw, 3]`` (row-major,
+    the order of the vision tokens) and ``valid [gh*gw]`` (False where a cell had no depth).
+    """
+    d = torch.as_tensor(np.asarray(depth, dtype=np.float32) if isinstance(depth, np.ndarray)
+                        else depth).float()
+    h, w = d.shape
+    gh, gw = grid_hw
+    ok = torch.isfinite(d) & (d > 0)
+    d = torch.where(ok, d, torch.zeros_like(d))
+    pool = nn.functional.adaptive_avg_pool2d
+    sum_d = pool(d[None, None], (gh, gw))[0, 0]  # [gh, gw]
+    frac = pool(ok.float()[None, None], (gh, gw))[0, 0]
+    z = torch.where(frac > 0, sum_d / frac.clamp_min(1e-6), torch.zeros_like(sum_d))
+    v = (torch.arange(gh, dtype=torch.float32) + 0.5) * (h / gh)
+    u = (torch.arange(gw, dtype=torch.float32) + 0.5) * (w / gw)
+    vv, uu = torch.meshgrid(v, u, indexing='ij')  # [gh, gw]
+    cam = torch.stack([(uu - cx) / fx * z, (vv - cy) / fy * z, z], dim=-1).reshape(-1, 3)
+    T = torch.as_tensor(np.asarray(T_world_cam, dtype=np.float32)
+                        if isinstance(T_world_cam, np.ndarray) else T_world_cam).float()
+    world = cam @ T[:3, :3].T + T[:3, 3]  # [P, 3]
+    return world, (frac > 0).reshape(-1)
+
+
+class DecoupledRationaleModule(nn.Module):
+    """Fuse point tokens with 3D-placed patch tokens; read K rationale tokens for the LLM."""
+
+    def __init__(self, cfg: DRMConfig, vision_dim: int, lm_dim: int, lm_embed_std: float = 0.02
+                 ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.points = build_point_encoder(cfg)
+        self.patch_in = nn.Sequential(nn.LayerNorm(vision_dim), nn.Linear(vision_dim, w))
+        self.patch_pe = FourierPE(w, cfg.pe_frequencies, cfg.pe_max_wavelength)
+        self.null_memory = nn.Parameter(torch.zeros(1, 1, w))  # attended when nothing else is
+
+        def decoder(n: int) -> nn.TransformerDecoder:
+            layer = nn.TransformerDecoderLayer(w, cfg.heads, 2 * w, cfg.dropout, batch_first=True,
+                                               norm_first=True, activation='gelu')
+            return nn.TransformerDecoder(layer, n)
+
+        self.fusion = decoder(cfg.fusion_layers)  # point tokens <- patch tokens
+        self.queries = nn.Parameter(torch.randn(1, cfg.num_rationale_queries, w) * 0.02)
+        self.readout = decoder(cfg.readout_layers)  # queries <- fused tokens
+        self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, lm_dim))
+        nn.init.normal_(self.out[1].weight, std=lm_embed_std / (w ** 0.5) * 2)
+        nn.init.zeros_(self.out[1].bias)
+
+    def forward(self, points: torch.Tensor, point_mask: torch.Tensor, patch_feats: torch.Tensor,
+                patch_xyz: torch.Tensor, patch_mask: torch.Tensor, scene_center: torch.Tensor
+                ) -> torch.Tensor:
+        """K rationale embeddings.
+
+        Args:
+            points: [B, N, 6] xyz (m, fixed frame) + rgb in 0..1.
+            point_mask: [B, N] valid points.
+            patch_feats: [B, P, D_v] keyframe vision tokens (P may be 0).
+            patch_xyz: [B, P, 3] their 3D centres (fixed frame).
+            patch_mask: [B, P] valid patch tokens.
+            scene_center: [B, 3] subtracted from all positions.
+
+        Returns:
+            [B, K, D_lm] embeddings for the K <spatio> slots.
+        """
+        c = scene_center.unsqueeze(1)  # [B, 1, 3]
+        xyz = points[..., :3] - c
+        tokens, _, tok_mask = self.points(xyz, points[..., 3:6], point_mask)  # [B, G, W]
+        b = tokens.shape[0]
+        mem = self.patch_in(patch_feats) + self.patch_pe(patch_xyz - c)  # [B, P, W]
+        null = self.null_memory.expand(b, -1, -1)
+        mem = torch.cat([null, mem], dim=1)  # [B, 1+P, W]
+        mem_mask = torch.cat([torch.ones_like(patch_mask[:, :1]), patch_mask], dim=1)
+        fused = self.fusion(tokens, mem, tgt_key_padding_mask=~tok_mask,
+                            memory_key_padding_mask=~mem_mask)  # [B, G, W]
+        ctx = torch.cat([fused, mem], dim=1)  # [B, G+1+P, W]
+        ctx_mask = torch.cat([tok_mask, mem_mask], dim=1)
+        q = self.queries.expand(b, -1, -1)
+        q = self.readout(q, ctx, memory_key_padding_mask=~ctx_mask)  # [B, K, W]
+        return self.out(q)  # [B, K, D_lm]

@@ -1,0 +1,230 @@
+"""GeodeModel: a Hugging Face VLM + DRM + DRH, trainable in two stages, and a SceneReasoner.
+
+Trainer API (geode_ros/train uses exactly this):
+
+    model = GeodeModel.from_vlm('path/or/name', GeodeConfig(...))   # or .from_pretrained(dir)
+    model.set_stage(1)            # only the DRM trains (rationale reconstruction)
+    batch = prepare_batch(model, samples, stage=1, train=True).to(model.device)
+    out = model(batch)            # GeodeOutput: loss, ce_loss, value_loss, box_loss, ...
+    out.loss.backward()
+    model.set_stage(2)            # DRM frozen; LLM (full or LoRA) + DRH + new token rows train
+    params = model.trainable_parameters()
+    save_pretrained(model, dir)   # geode_ros.model.checkpoint (merges LoRA first)
+
+``samples`` are ``GeodeSample``s (question, cloud, keyframes as RGBDFrames or cached
+``KeyframeFeatures``, and the targets: answer / value / box / rationale). Inference:
+``model.generate(batch)`` (greedy, KV cache, <reg>/<box> rendered by the DRH) or, for a
+scene memory, ``encode_keyframe(frame)`` + ``answer(question, snapshot)``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from geode_ros.errors import GeodeError
+from geode_ros.model.adapters import make_adapter
+from geode_ros.model.batch import GeodeBatch, GeodeSample, KeyframeFeatures, prepare_batch
+from geode_ros.model.config import GeodeConfig
+from geode_ros.model.decode import Generation, greedy_generate
+from geode_ros.model.drh import DirectRegressionHead
+from geode_ros.model.drm import DecoupledRationaleModule, patch_centres_3d
+from geode_ros.model.prompt import BOX, REG, SPATIO, add_geode_tokens, end_of_turn_token
+from geode_ros.scene.types import Answer, Box3D, RGBDFrame, SceneSnapshot
+
+DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
+
+
+@dataclass
+class GeodeOutput:
+    """What ``GeodeModel.forward`` returns."""
+
+    loss: torch.Tensor
+    ce_loss: torch.Tensor
+    value_loss: torch.Tensor
+    box_loss: torch.Tensor
+    value_pred: torch.Tensor  # [M] normalised, at <reg> tokens with a target
+    box_pred: torch.Tensor  # [M, 8] normalised, at <box> tokens with a target
+    logits: torch.Tensor | None = None  # [B, T, V] when return_logits
+    extras: dict = field(default_factory=dict)
+
+
+def load_vlm_parts(path: str, dtype: torch.dtype):
+    """VLM, tokenizer and image processor from a name or directory (local files only)."""
+    from transformers import AutoImageProcessor, AutoModelForImageTextToText, AutoTokenizer
+
+    try:
+        vlm = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
+        tok = AutoTokenizer.from_pretrained(path)
+        ip = AutoImageProcessor.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise GeodeError(f'cannot load the VLM {path!r}: {exc}') from exc
+    return vlm, tok, ip
+
+
+class GeodeModel(nn.Module):
+    """DRM + VLM + DRH (see the module docstring for the API)."""
+
+    def __init__(self, config: GeodeConfig, vlm: nn.Module, tokenizer, image_processor) -> None:
+        super().__init__()
+        self.config = config
+        self.vlm = vlm
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.token_ids = add_geode_tokens(tokenizer, vlm)
+        self.adapter = make_adapter(vlm, tokenizer, image_processor)
+        self.end_of_turn = end_of_turn_token(tokenizer)
+        self.stop_ids = {tokenizer.convert_tokens_to_ids(self.end_of_turn)}
+        if tokenizer.eos_token_id is not None:
+            self.stop_ids.add(int(tokenizer.eos_token_id))
+        d = self.adapter.hidden_size
+        emb_std = float(self.adapter.embed_tokens.weight.detach().float().std())
+        self.drm = DecoupledRationaleModule(config.drm, d, d, emb_std)
+        self.drh = DirectRegressionHead(config.drh, d)
+        self.lora_active = False
+        self._row_hooks: list = []
+
+    @classmethod
+    def from_vlm(cls, path_or_name: str, config: GeodeConfig | None = None) -> GeodeModel:
+        """A fresh GEODE model (new DRM/DRH) around a pretrained VLM."""
+        config = config or GeodeConfig()
+        config.vlm = str(path_or_name)
+        dtype = DTYPES[config.dtype]
+        vlm, tok, ip = load_vlm_parts(str(path_or_name), dtype)
+        model = cls(config, vlm, tok, ip)
+        model.drm.to(dtype)
+        model.drh.float()
+        return model.to(config.device).eval()
+
+    @classmethod
+    def from_pretrained(cls, path, device: str | None = None, dtype: str | None = None,
+                        quantization: str | None = None) -> GeodeModel:
+        from geode_ros.model.checkpoint import load_pretrained
+        return load_pretrained(path, device=device, dtype=dtype, quantization=quantization)
+
+    @property
+    def device(self) -> torch.device:
+        return self.adapter.embed_tokens.weight.device
+
+    # --- embeddings and the teacher-forced forward --------------------------------------
+    def spatio_embeddings(self, batch: GeodeBatch) -> torch.Tensor:
+        """DRM output [B, K, D_lm]."""
+        dt = next(self.drm.parameters()).dtype
+        return self.drm(batch.points.to(dt), batch.point_mask, batch.patch_feats.to(dt),
+                        batch.patch_xyz.to(dt), batch.patch_mask, batch.scene_center.to(dt))
+
+    def embed_inputs(self, batch: GeodeBatch, spatio: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+        """Token embeddings with image tokens and the K <spatio> slots filled: [B, T, D]."""
+        ids = batch.input_ids
+        emb = self.adapter.embed_tokens(ids)  # [B, T, D]
+        if batch.image_embeds is not None:
+            mask = (ids == self.adapter.image_token_id).unsqueeze(-1)
+            emb = emb.masked_scatter(mask, batch.image_embeds.to(emb.dtype))
+        smask = ids == self.token_ids[SPATIO]  # [B, T]
+        k = self.config.drm.num_rationale_queries
+        if not bool((smask.sum(1) == k).all()):
+            raise GeodeError(f'every prompt needs exactly {k} {SPATIO} tokens')
+        if spatio is None:
+            spatio = self.spatio_embeddings(batch)  # [B, K, D]
+        return emb.masked_scatter(smask.unsqueeze(-1), spatio.to(emb.dtype))
+
+    def forward(self, batch: GeodeBatch, return_logits: bool = False) -> GeodeOutput:
+        """Teacher-forced losses: CE on labelled tokens + DRH L2 at <reg>/<box> tokens."""
+        if batch.labels is None:
+            raise GeodeError('forward needs a batch prepared with train=True')
+        emb = self.embed_inputs(batch)
+        out = self.adapter.language_model(
+            inputs_embeds=emb, attention_mask=batch.attention_mask,
+            position_ids=self.adapter.lm_positions(batch.position_ids), use_cache=False)
+        hidden = out.last_hidden_state  # [B, T, D]
+        lab = batch.labels[:, 1:]  # next-token targets
+        sel = lab != -100
+        logits_sel = self.adapter.lm_head(hidden[:, :-1][sel])  # [M, V]
+        ce = nn.functional.cross_entropy(logits_sel.float(), lab[sel]) if sel.any() \
+            else hidden.sum() * 0
+        zero = hidden.sum() * 0
+        v_loss, b_loss = zero, zero
+        ids = batch.input_ids
+        rmask = (ids == self.token_ids[REG]) & batch.labels.ne(-100)
+        rb = rmask.nonzero()[:, 0]
+        keep = torch.isfinite(batch.value_target[rb])
+        v_pred = self.drh.predict_value(hidden[rmask][keep], batch.value_type[rb][keep])
+        if keep.any():
+            tgt = self.drh.encode_value(batch.value_target[rb][keep], batch.value_type[rb][keep])
+            v_loss = self.drh.value_loss(v_pred, tgt)
+        bmask = (ids == self.token_ids[BOX]) & batch.labels.ne(-100)
+        bb = bmask.nonzero()[:, 0]
+        keep_b = torch.isfinite(batch.box_target[bb]).all(1)
+        b_pred = self.drh.predict_box(hidden[bmask][keep_b])
+        if keep_b.any():
+            tgt = self.drh.encode_box(batch.box_target[bb][keep_b], batch.scene_center[bb][keep_b])
+            b_loss = self.drh.box_loss(b_pred, tgt)
+        c = self.config.drh
+        loss = ce + c.reg_loss_weight * v_loss + c.box_loss_weight * b_loss
+        logits = self.adapter.lm_head(hidden) if return_logits else None
+        return GeodeOutput(loss, ce, v_loss, b_loss, v_pred, b_pred, logits)
+
+    # --- training stages ----------------------------------------------------------------
+    def set_stage(self, stage: int) -> None:
+        """1: only the DRM trains. 2: DRM frozen; LLM (full or LoRA), DRH, new token rows."""
+        from geode_ros.model.stages import set_stage
+        set_stage(self, stage)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    # --- inference ----------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, batch: GeodeBatch, max_new_tokens: int | None = None) -> list[Generation]:
+        """Greedy decoding with KV cache; <reg>/<box> decoded by the DRH and rendered."""
+        return greedy_generate(self, batch, max_new_tokens or self.config.max_new_tokens)
+
+    @torch.no_grad()
+    def encode_keyframe(self, frame: RGBDFrame) -> KeyframeFeatures:
+        """Vision tokens of one keyframe + their 3D patch centres (cache this)."""
+        rgb = np.asarray(frame.rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise GeodeError(f'keyframe rgb must be HxWx3 uint8, got {rgb.shape} {rgb.dtype}')
+        if np.asarray(frame.depth).shape != rgb.shape[:2]:
+            raise GeodeError(f'depth {np.asarray(frame.depth).shape} does not match rgb '
+                             f'{rgb.shape[:2]}')
+        im = self.adapter.encode_images([rgb])[0]
+        k = frame.intrinsics
+        xyz, valid = patch_centres_3d(frame.depth, k.fx, k.fy, k.cx, k.cy, frame.T_world_cam,
+                                      im.grid)
+        return KeyframeFeatures(im.tokens, xyz.to(im.tokens.device), valid.to(im.tokens.device),
+                                im.grid, im.grid_thw)
+
+    def answer(self, question: str, snapshot: SceneSnapshot) -> Answer:
+        """Answer one question about a scene snapshot (SceneReasoner)."""
+        from geode_ros.model.prompt import classify_question
+
+        qtype = classify_question(question)
+        if len(snapshot.points) == 0 and not snapshot.keyframes:
+            raise GeodeError('scene memory is empty: ingest RGB-D frames or points first')
+        sync = torch.cuda.synchronize if self.device.type == 'cuda' else (lambda: None)
+        t0 = time.perf_counter()
+        feats = [kf.features if isinstance(kf.features, KeyframeFeatures)
+                 else self.encode_keyframe(kf.frame) for kf in snapshot.keyframes]
+        sync()
+        t_vision = time.perf_counter() - t0
+        sample = GeodeSample(question, snapshot.points, snapshot.colors, feats, qtype=qtype)
+        batch = prepare_batch(self, [sample], stage=2, train=False, seed=0).to(self.device)
+        gen = self.generate(batch)[0]
+        label = _grounding_label(question)
+        boxes = [Box3D(label, np.asarray(b[:3]), np.asarray(b[3:6]), float(b[6]))
+                 for b in gen.boxes]
+        timings = {'vision_encode': t_vision, **gen.timings}
+        return Answer(gen.text, list(gen.values), boxes, snapshot.frame_id, snapshot.stamp,
+                      timings, qtype)
+
+
+def _grounding_label(question: str) -> str:
+    import re
+    m = re.search(r'where is (?:the |a |an )?([\w\s-]+?)\?', question, re.IGNORECASE)
+    return m.group(1).strip() if m else ''

@@ -1,0 +1,97 @@
+"""GEODE special tokens, question types, prompts and training targets.
+
+``<spatio>`` marks the K slots whose input embeddings the DRM supplies; ``<reg>`` and
+``<box>`` are the control tokens whose hidden states the DRH turns into a number or a
+3D box. Prompts are rendered by the VLM's own chat template; image marks are expanded
+to the number of image tokens of each (cached) keyframe, as the VLM's processor does.
+"""
+
+from __future__ import annotations
+
+import re
+
+from geode_ros.errors import GeodeError
+from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
+
+SPATIO, REG, BOX = '<spatio>', '<reg>', '<box>'
+GEODE_TOKENS = (SPATIO, REG, BOX)
+
+_PATTERNS: list[tuple[str, re.Pattern]] = [
+    (t, re.compile(p, re.IGNORECASE | re.DOTALL)) for t, p in [
+        ('object_count', r'\bhow many\b.+\b(in|inside)\b.*\broom\b'),
+        ('object_abs_distance', r'\b(direct )?distance between\b.+\band\b.+\bmeters?\b'),
+        ('object_size_estimation', r'\blongest dimension\b.*\bcentimet(er|re)s?\b'),
+        ('room_size_estimation', r'\bsize of (this|the) room\b.*\bsquare met(er|re)s?\b'),
+        ('object_rel_distance', r'\bwhich of these objects\b.+\b(closest|farthest|nearest)\b'),
+        ('object_rel_direction', r'\bstanding by\b.+\bfacing\b.+\bto (my|the) (left|right)'),
+        ('route_plan', r'\b(route|navigate|walk|robot)\b.+\b(fill in|turn|go forward)\b'),
+        ('obj_appearance_order', r'\bappearance order\b'),
+        ('grounding_3d', r'^\s*where is\b.+\b(box|located)\b|\b3d (bounding )?box\b'),
+    ]
+]
+
+
+def classify_question(text: str) -> str:
+    """The VSI-Bench question type of ``text``; GeodeError if no template matches."""
+    for qtype, pattern in _PATTERNS:
+        if pattern.search(text):
+            return qtype
+    raise GeodeError(
+        f'cannot parse the question {text!r}: ask e.g. "How many chairs are in this room?", '
+        '"... what is the direct distance between the sofa and the lamp (in meters)?", '
+        '"What is the length of the longest dimension ... of the table, measured in '
+        'centimeters?", "What is the size of this room (in square meters)?", "... which of '
+        'these objects (a, b, c) is the closest to the d?", "If I am standing by the a and '
+        'facing the b, is the c to my left, right, or back?", or "Where is the mug? Answer '
+        'with a 3D box."'
+    )
+
+
+def answer_target(qtype: str, answer: str | None = None) -> str:
+    """Training target text: ``<reg>`` for numbers, ``<box>`` for boxes, else the answer."""
+    if qtype in NUMERIC_TYPES:
+        return REG
+    if qtype in BOX_TYPES:
+        return BOX
+    if qtype in CHOICE_TYPES:
+        if not answer:
+            raise GeodeError(f'a {qtype} sample needs an answer text')
+        return answer.strip()
+    raise GeodeError(f'unknown question type {qtype!r}')
+
+
+def add_geode_tokens(tokenizer, vlm) -> dict[str, int]:
+    """Add <spatio>/<reg>/<box> as special tokens; grow the VLM's embeddings if needed."""
+    missing = [t for t in GEODE_TOKENS if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({'extra_special_tokens': missing},
+                                     replace_extra_special_tokens=False)
+    n = len(tokenizer)
+    if vlm.get_input_embeddings().num_embeddings < n:
+        vlm.resize_token_embeddings(n, mean_resizing=True)
+    return {t: tokenizer.convert_tokens_to_ids(t) for t in GEODE_TOKENS}
+
+
+def end_of_turn_token(tokenizer) -> str:
+    """The token that ends an assistant turn (ChatML models: <|im_end|>)."""
+    return '<|im_end|>' if '<|im_end|>' in tokenizer.get_vocab() else tokenizer.eos_token
+
+
+def build_prompt(tokenizer, template_image: str, expand_image, question: str,
+                 image_token_counts: list[int], num_spatio: int, system: str | None = None
+                 ) -> str:
+    """Prompt text: system, user turn = images + K <spatio> + question, assistant opening."""
+    content: list[dict] = [{'type': 'image'} for _ in image_token_counts]
+    content.append({'type': 'text', 'text': SPATIO * num_spatio + '\n' + question.strip()})
+    messages = [{'role': 'user', 'content': content}]
+    if system:
+        messages.insert(0, {'role': 'system', 'content': system})
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    parts = text.split(template_image)
+    if len(parts) != len(image_token_counts) + 1:
+        raise GeodeError(f'chat template produced {len(parts) - 1} image marks for '
+                         f'{len(image_token_counts)} images')
+    out = parts[0]
+    for n, rest in zip(image_token_counts, parts[1:]):
+        out += expand_image(n) + rest
+    return out

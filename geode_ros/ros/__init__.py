@@ -1,0 +1,8 @@
+"""ROS 2 layer of geode_ros: the lifecycle node and pure message conversions.
+
+Modules: ``conversions`` (messages <-> numpy / our types), ``markers`` (answer
+boxes -> MarkerArray), ``sync`` (approximate-time synchroniser), ``tf`` (pose
+sources), ``params`` (NodeConfig <-> ROS parameters and config/geode.yaml),
+``node`` (``GeodeNode`` and ``main``). Nothing is imported here: rclpy is only
+needed by the modules that use it.
+"""

@@ -1,0 +1,187 @@
+"""Pure conversions between ROS 2 messages and geode_ros types (no node, no spinning).
+
+Image and PointCloud2 decoding lives in ``geode_ros.scene`` (ROS-free codecs);
+this module only adapts message fields to them and builds outgoing messages.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Pose, Transform
+from sensor_msgs.msg import PointCloud2, PointField
+from std_msgs.msg import Header
+
+from geode_ros.errors import GeodeError
+from geode_ros.scene.geometry import (
+    check_pose,
+    compose,
+    matrix_to_pose,
+    pose_to_matrix,
+    yaw_to_quat_xyzw,
+)
+from geode_ros.scene.image_codec import decode_depth, decode_rgb, intrinsics_from_camera_info
+from geode_ros.scene.pointcloud2 import create_cloud_xyzrgb, xyz_rgb_from_cloud
+from geode_ros.scene.types import Answer, Box3D, CameraIntrinsics
+
+# ---------------------------------------------------------------- time and headers
+
+
+def stamp_to_sec(stamp: Any) -> float:
+    """Seconds from a ``builtin_interfaces/Time`` (or anything with sec/nanosec)."""
+    return float(stamp.sec) + 1e-9 * float(stamp.nanosec)
+
+
+def sec_to_stamp(seconds: float) -> Time:
+    """``builtin_interfaces/Time`` from seconds (clamped at 0)."""
+    ns = max(0, int(round(float(seconds) * 1e9)))
+    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
+
+
+def header_stamp(msg: Any) -> float:
+    """Header stamp of a stamped message in seconds."""
+    return stamp_to_sec(msg.header.stamp)
+
+
+def make_header(frame_id: str, stamp: float) -> Header:
+    """``std_msgs/Header`` with ``frame_id`` and a stamp in seconds."""
+    return Header(frame_id=frame_id, stamp=sec_to_stamp(stamp))
+
+
+# ---------------------------------------------------------------- poses
+
+
+def pose_msg_to_matrix(msg: Any) -> np.ndarray:
+    """4x4 T_parent_child from a ``Pose`` or ``PoseStamped``; GeodeError if not a rigid pose."""
+    pose = getattr(msg, 'pose', msg)
+    p, q = pose.position, pose.orientation
+    return pose_to_matrix((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
+
+
+def transform_msg_to_matrix(msg: Any) -> np.ndarray:
+    """4x4 T_parent_child from a ``Transform`` or ``TransformStamped``."""
+    tf = getattr(msg, 'transform', msg)
+    t, q = tf.translation, tf.rotation
+    return pose_to_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+
+
+def matrix_to_pose_msg(T: np.ndarray) -> Pose:
+    """``geometry_msgs/Pose`` from a 4x4 pose."""
+    t, q = matrix_to_pose(T)
+    msg = Pose()
+    msg.position.x, msg.position.y, msg.position.z = (float(v) for v in t)
+    o = msg.orientation
+    o.x, o.y, o.z, o.w = (float(v) for v in q)
+    return msg
+
+
+def matrix_to_transform_msg(T: np.ndarray) -> Transform:
+    """``geometry_msgs/Transform`` from a 4x4 pose."""
+    t, q = matrix_to_pose(T)
+    msg = Transform()
+    msg.translation.x, msg.translation.y, msg.translation.z = (float(v) for v in t)
+    r = msg.rotation
+    r.x, r.y, r.z, r.w = (float(v) for v in q)
+    return msg
+
+
+# ---------------------------------------------------------------- sensors
+
+
+def rgbd_from_msgs(
+    rgb_msg: Any, depth_msg: Any, info_msg: Any, depth_scale: float = 0.001
+) -> tuple[np.ndarray, np.ndarray, CameraIntrinsics]:
+    """(rgb HxWx3 uint8, depth HxW float32 m, intrinsics) from Image, Image, CameraInfo.
+
+    The depth image must be registered to the colour image (same size), as
+    ``aligned_depth_to_color`` topics are; CameraInfo must describe that size.
+    """
+    rgb = decode_rgb(rgb_msg)
+    depth = decode_depth(depth_msg, depth_scale)
+    intr = intrinsics_from_camera_info(info_msg)
+    if rgb.shape[:2] != depth.shape[:2]:
+        raise GeodeError(
+            f'RGB is {rgb.shape[1]}x{rgb.shape[0]} but depth is {depth.shape[1]}x'
+            f'{depth.shape[0]}: subscribe to a depth topic registered to the colour camera'
+        )
+    if (intr.height, intr.width) != rgb.shape[:2]:
+        raise GeodeError(
+            f'CameraInfo is {intr.width}x{intr.height} but images are {rgb.shape[1]}x'
+            f'{rgb.shape[0]}: use the camera_info topic of the colour camera'
+        )
+    return rgb, depth, intr
+
+
+def cloud_from_msg(msg: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """(xyz [N, 3] float32, rgb [N, 3] uint8 or None) from a ``sensor_msgs/PointCloud2``."""
+    return xyz_rgb_from_cloud(msg)
+
+
+def cloud_to_msg(points: np.ndarray, colors: np.ndarray | None, header: Header) -> PointCloud2:
+    """``sensor_msgs/PointCloud2`` (x, y, z float32 + packed rgb) of a fused cloud."""
+    data = create_cloud_xyzrgb(header, np.asarray(points, np.float32), colors)
+    msg = PointCloud2(header=header, height=int(data.height), width=int(data.width),
+                      is_bigendian=bool(data.is_bigendian), point_step=int(data.point_step),
+                      row_step=int(data.row_step), is_dense=bool(data.is_dense))
+    msg.fields = [PointField(name=f.name, offset=int(f.offset), datatype=int(f.datatype),
+                             count=int(f.count)) for f in data.fields]
+    msg.data = bytes(data.data)
+    return msg
+
+
+# ---------------------------------------------------------------- boxes and answers
+
+
+def box_to_msg(box: Box3D, T_target_src: np.ndarray | None = None) -> Any:
+    """``geode_ros/Box3D`` message; ``T_target_src`` re-expresses the box in another frame."""
+    from geode_ros.msg import Box3D as Box3DMsg
+
+    T = pose_to_matrix(np.asarray(box.center, np.float64).reshape(3), yaw_to_quat_xyzw(box.yaw))
+    if T_target_src is not None:
+        T = compose(check_pose(T_target_src, 'target frame transform'), T)
+    msg = Box3DMsg(label=str(box.label), score=float(box.score))
+    msg.pose = matrix_to_pose_msg(T)
+    msg.size.x, msg.size.y, msg.size.z = (float(v) for v in np.asarray(box.size).reshape(3))
+    return msg
+
+
+def box_from_msg(msg: Any) -> Box3D:
+    """Box3D from a ``geode_ros/Box3D`` message (yaw = heading of the box x axis)."""
+    T = pose_msg_to_matrix(msg.pose)
+    yaw = math.atan2(T[1, 0], T[0, 0])
+    size = np.array([msg.size.x, msg.size.y, msg.size.z], dtype=np.float64)
+    return Box3D(label=msg.label, center=T[:3, 3].copy(), size=size, yaw=yaw, score=msg.score)
+
+
+def fill_query_response(
+    response: Any,
+    answer: Answer,
+    target_frame: str = '',
+    T_target_src: np.ndarray | None = None,
+) -> Any:
+    """Fill a ``SpatialQuery.Response`` from ``answer`` (success=True) and return it.
+
+    Boxes are expressed in ``target_frame`` via ``T_target_src`` (target <- answer frame)
+    when given; the header carries the frame and stamp of the scene state used.
+    """
+    response.success = True
+    response.message = ''
+    response.answer = str(answer.text)
+    response.values = [float(v) for v in answer.values]
+    response.boxes = [box_to_msg(b, T_target_src) for b in answer.boxes]
+    response.header = make_header(target_frame or answer.frame_id, answer.stamp)
+    return response
+
+
+def fail_query_response(response: Any, message: str, frame_id: str = '') -> Any:
+    """Fill a ``SpatialQuery.Response`` with success=False and a planner-readable message."""
+    response.success = False
+    response.message = str(message)
+    response.answer = ''
+    response.values = []
+    response.boxes = []
+    response.header = Header(frame_id=frame_id)
+    return response

@@ -1,0 +1,246 @@
+"""Node settings as dataclasses: the one source of ROS parameter defaults.
+
+Every leaf of ``NodeConfig`` (including the nested ``SceneConfig``) is declared as
+a ROS parameter with its ``help`` metadata as description, and
+``config/geode.yaml`` is generated from the same fields by ``write_default_yaml``
+(``python -m geode_ros.ros.params config/geode.yaml``), so defaults never drift.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geode_ros.config import from_dict, unflatten
+from geode_ros.errors import GeodeError
+from geode_ros.scene.config import SceneConfig
+
+NODE_NAME = 'geode_node'
+POSE_SOURCES = ('auto', 'tf', 'topic')
+RELIABILITIES = ('best_effort', 'reliable')
+
+
+def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's name
+    return field(default=default, metadata={'help': help})
+
+
+@dataclass
+class TopicsConfig:
+    """Input topic names (relative: they follow the node namespace and remaps)."""
+
+    rgb: str = _f('camera/color/image_raw', 'Colour image (sensor_msgs/Image).')
+    depth: str = _f('camera/aligned_depth_to_color/image_raw',
+                    'Depth image registered to the colour image (16UC1 or 32FC1).')
+    camera_info: str = _f('camera/color/camera_info', 'CameraInfo of the colour camera.')
+    points: str = _f('', 'Optional PointCloud2 input; empty = not subscribed.')
+    pose: str = _f('camera/pose', 'PoseStamped of the camera optical frame in the fixed frame '
+                   '(used when pose_source is topic).')
+
+
+@dataclass
+class NodeConfig:
+    """Everything ``geode_node`` reads at configure time."""
+
+    model: str = _f('', 'Model directory (config.json + model.safetensors); '
+                    'empty = geometric baseline (room size only).')
+    device: str = _f('auto', 'Torch device for the model: auto, cpu, cuda, cuda:0, ...')
+    dtype: str = _f('auto', 'Model dtype: auto, float32, float16, bfloat16.')
+    quantization: str = _f('none', 'LLM weight quantisation: none, int8, int4.')
+    autostart: bool = _f(True, 'Configure and activate on start (standalone runs).')
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+    use_rgbd: bool = _f(True, 'Subscribe RGB + depth + CameraInfo (synchronised).')
+    pose_source: str = _f('auto', 'Camera pose source: tf, topic, or auto '
+                          '(tf when tf2_ros or tf2_msgs is importable, else topic).')
+    camera_frame: str = _f('', 'Camera optical frame for TF lookups; empty = the image '
+                           'header frame_id.')
+    pose_max_age: float = _f(0.2, 'Largest stamp difference (s) between an image and the '
+                             'pose used for it.')
+    sync_slop: float = _f(0.05, 'Approximate-time sync: largest stamp spread (s).')
+    sync_queue: int = _f(10, 'Approximate-time sync: messages queued per input.')
+    qos_reliability: str = _f('best_effort', 'Sensor subscription reliability: best_effort '
+                              'or reliable.')
+    qos_depth: int = _f(5, 'Sensor subscription queue depth (history KEEP_LAST).')
+    marker_lifetime: float = _f(0.0, 'Lifetime (s) of answer markers; 0 = until replaced.')
+    cloud_period: float = _f(2.0, 'Publish the fused cloud on geode/cloud every N s '
+                             '(only with subscribers); 0 = never.')
+    status_period: float = _f(1.0, 'Publish JSON stats on geode/status every N s; 0 = never.')
+    log_throttle: float = _f(5.0, 'Least time (s) between repeated warnings of one kind.')
+    scene: SceneConfig = field(default_factory=SceneConfig)
+
+    def __post_init__(self) -> None:
+        if self.pose_source not in POSE_SOURCES:
+            raise GeodeError(f'pose_source must be one of {POSE_SOURCES}, '
+                             f'got {self.pose_source!r}')
+        if self.qos_reliability not in RELIABILITIES:
+            raise GeodeError(f'qos_reliability must be one of {RELIABILITIES}, '
+                             f'got {self.qos_reliability!r}')
+        if self.sync_queue < 1 or self.qos_depth < 1:
+            raise GeodeError('sync_queue and qos_depth must be >= 1')
+        if isinstance(self.scene, SceneConfig):
+            self.scene.validate()
+        if not self.use_rgbd and not self.topics.points:
+            raise GeodeError('no input: set use_rgbd true or topics.points to a PointCloud2 topic')
+
+
+# ---------------------------------------------------------------- leaves
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One scalar/array field of a nested dataclass: its dotted name, type, default, help."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def leaves(obj: Any, prefix: str = '') -> list[Leaf]:
+    """Leaf fields of dataclass instance ``obj`` in declaration order (dotted names)."""
+    hints = typing.get_type_hints(type(obj))
+    out: list[Leaf] = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out.extend(leaves(value, f'{prefix}{f.name}.'))
+            continue
+        out.append(Leaf(f'{prefix}{f.name}', _unwrap_optional(hints[f.name]), value,
+                        f.metadata.get('help', '')))
+    return out
+
+
+def _ros_value(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _parameter_type(leaf: Leaf) -> int:
+    from rcl_interfaces.msg import ParameterType as P
+
+    tp = leaf.type
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        return P.PARAMETER_BOOL
+    if tp is int:
+        return P.PARAMETER_INTEGER
+    if tp is float:
+        return P.PARAMETER_DOUBLE
+    if tp in (str, Path):
+        return P.PARAMETER_STRING
+    if origin in (tuple, list) or tp in (tuple, list):
+        elem = next((a for a in typing.get_args(tp) if a is not Ellipsis), None)
+        arrays = {bool: P.PARAMETER_BOOL_ARRAY, int: P.PARAMETER_INTEGER_ARRAY,
+                  float: P.PARAMETER_DOUBLE_ARRAY, str: P.PARAMETER_STRING_ARRAY}
+        if elem in arrays:
+            return arrays[elem]
+    raise GeodeError(f'config field {leaf.name} has type {tp!r}, which no ROS parameter holds')
+
+
+# ---------------------------------------------------------------- ROS parameters
+
+
+def declare_parameters(node: Any, defaults: NodeConfig | None = None) -> list[str]:
+    """Declare one typed, described ROS parameter per leaf of ``NodeConfig``; return names."""
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    names = []
+    for leaf in leaves(defaults or NodeConfig()):
+        ptype = _parameter_type(leaf)
+        desc = ParameterDescriptor(name=leaf.name, type=ptype, description=leaf.help,
+                                   dynamic_typing=leaf.default is None)
+        node.declare_parameter(leaf.name, _ros_value(leaf.default), desc)
+        names.append(leaf.name)
+    return names
+
+
+def config_from_parameters(node: Any) -> NodeConfig:
+    """Read every declared leaf back into a validated ``NodeConfig`` (GeodeError if invalid)."""
+    flat: dict[str, Any] = {}
+    for leaf in leaves(NodeConfig()):
+        value = node.get_parameter(leaf.name).value
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            value = list(value)  # array.array / numpy from double and integer arrays
+        flat[leaf.name] = value
+    return from_dict(NodeConfig, unflatten(flat), where='ROS parameters')
+
+
+# ---------------------------------------------------------------- YAML
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, float):
+        text = repr(value)
+        if 'e' in text and '.' not in text:  # 1e-06 -> 1.0e-06 (a float for every YAML reader)
+            text = text.replace('e', '.0e', 1)
+        return text
+    if isinstance(value, list):
+        return '[' + ', '.join(_yaml_scalar(v) for v in value) + ']'
+    return json.dumps(value)  # str (quoted), bool, int
+
+
+def default_yaml(defaults: NodeConfig | None = None) -> str:
+    """The text of ``config/geode.yaml``: every leaf with its help as a comment."""
+    lines = [
+        '# geode_node parameters. GENERATED from geode_ros.ros.params.NodeConfig:',
+        '#   python -m geode_ros.ros.params config/geode.yaml',
+        '# Edit a copy (ros2 launch geode_ros geode.launch.py params_file:=...), not this file.',
+        f'{NODE_NAME}:',
+        '  ros__parameters:',
+    ]
+    open_groups: list[str] = []
+    for leaf in leaves(defaults or NodeConfig()):
+        *groups, key = leaf.name.split('.')
+        common = 0
+        while common < min(len(groups), len(open_groups)) and groups[common] == open_groups[
+            common
+        ]:
+            common += 1
+        for depth, group in enumerate(groups[common:], start=common):
+            lines.append(f'{"  " * (depth + 2)}{group}:')
+        open_groups = groups
+        indent = '  ' * (len(groups) + 2)
+        if leaf.help:
+            lines.append(f'{indent}# {leaf.help}')
+        value = _ros_value(leaf.default)
+        if value is None or value == []:
+            # ROS parameter files hold neither null nor an untyped empty list.
+            lines.append(f'{indent}# {key}: {json.dumps(value)}  (default; set a value to use)')
+        else:
+            lines.append(f'{indent}{key}: {_yaml_scalar(value)}')
+    return '\n'.join(lines) + '\n'
+
+
+def write_default_yaml(path: str | Path) -> Path:
+    """Write ``default_yaml()`` to ``path`` (creating folders); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(default_yaml())
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m geode_ros.ros.params [PATH]``: regenerate config/geode.yaml."""
+    args = sys.argv[1:] if argv is None else argv
+    print(write_default_yaml(args[0] if args else 'config/geode.yaml'))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""geode_ros.scene."""

@@ -1,0 +1,117 @@
+"""Rigid-pose math shared by the engine, readers and the ROS layer.
+
+Quaternions at every public function here are ROS order (x, y, z, w);
+transforms3d, used inside, wants (w, x, y, z): the swap happens only here.
+Poses are 4x4 float64 homogeneous matrices ``T_a_b`` (maps frame b into frame a).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from transforms3d import quaternions
+
+from geode_ros.errors import GeodeError
+
+_RIGID_TOL = 1e-4
+
+
+def quat_xyzw_to_matrix(quat_xyzw: Sequence[float] | np.ndarray) -> np.ndarray:
+    """3x3 rotation from a quaternion in ROS order (x, y, z, w); normalises it first."""
+    q = np.asarray(quat_xyzw, dtype=np.float64).reshape(-1)
+    if q.shape != (4,) or not np.all(np.isfinite(q)):
+        raise GeodeError(f'quaternion (x, y, z, w) must be 4 finite numbers, got {q.tolist()}')
+    norm = float(np.linalg.norm(q))
+    if norm < 1e-9:
+        raise GeodeError('quaternion (x, y, z, w) has zero norm; it is not a rotation')
+    x, y, z, w = q / norm
+    return quaternions.quat2mat([w, x, y, z])
+
+
+def matrix_to_quat_xyzw(rot: np.ndarray) -> np.ndarray:
+    """Quaternion in ROS order (x, y, z, w), w >= 0, from a 3x3 rotation or 4x4 pose."""
+    r = np.asarray(rot, dtype=np.float64)
+    if r.shape == (4, 4):
+        r = r[:3, :3]
+    if r.shape != (3, 3):
+        raise GeodeError(f'rotation must be 3x3 or 4x4, got shape {r.shape}')
+    w, x, y, z = quaternions.mat2quat(r)
+    q = np.array([x, y, z, w])
+    return -q if w < 0 else q
+
+
+def pose_to_matrix(
+    translation: Sequence[float] | np.ndarray, quat_xyzw: Sequence[float] | np.ndarray
+) -> np.ndarray:
+    """4x4 pose from translation (x, y, z) and quaternion in ROS order (x, y, z, w)."""
+    t = np.asarray(translation, dtype=np.float64).reshape(-1)
+    if t.shape != (3,) or not np.all(np.isfinite(t)):
+        raise GeodeError(f'translation must be 3 finite numbers, got {t.tolist()}')
+    T = np.eye(4)
+    T[:3, :3] = quat_xyzw_to_matrix(quat_xyzw)
+    T[:3, 3] = t
+    return T
+
+
+def matrix_to_pose(T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(translation [3], quaternion in ROS order (x, y, z, w) [4]) from a 4x4 pose."""
+    T = check_pose(T)
+    return T[:3, 3].copy(), matrix_to_quat_xyzw(T[:3, :3])
+
+
+def invert_transform(T: np.ndarray) -> np.ndarray:
+    """Inverse of a rigid 4x4 pose using R^T (exact, unlike a general inverse)."""
+    T = np.asarray(T, dtype=np.float64)
+    if T.shape != (4, 4):
+        raise GeodeError(f'pose must be 4x4, got shape {T.shape}')
+    out = np.eye(4)
+    rt = T[:3, :3].T
+    out[:3, :3] = rt
+    out[:3, 3] = -rt @ T[:3, 3]
+    return out
+
+
+def compose(*Ts: np.ndarray) -> np.ndarray:
+    """Chain poses left to right: compose(T_a_b, T_b_c) == T_a_c (a TF chain)."""
+    out = np.eye(4)
+    for T in Ts:
+        T = np.asarray(T, dtype=np.float64)
+        if T.shape != (4, 4):
+            raise GeodeError(f'pose must be 4x4, got shape {T.shape}')
+        out = out @ T
+    return out
+
+
+def yaw_to_quat_xyzw(yaw: float) -> np.ndarray:
+    """Quaternion in ROS order (x, y, z, w) for a rotation of ``yaw`` rad about +z."""
+    half = 0.5 * float(yaw)
+    return np.array([0.0, 0.0, np.sin(half), np.cos(half)])
+
+
+def check_pose(T: object, name: str = 'pose') -> np.ndarray:
+    """Validated float64 copy of a 4x4 rigid pose; GeodeError if shape/finite/rigid fails.
+
+    Quaternion-free; a pose built from quaternions (x, y, z, w) passes when they were unit.
+    """
+    try:
+        M = np.array(T, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise GeodeError(f'{name} must be a 4x4 numeric matrix: {exc}') from exc
+    if M.shape != (4, 4):
+        raise GeodeError(f'{name} must be a 4x4 matrix, got shape {M.shape}')
+    if not np.all(np.isfinite(M)):
+        raise GeodeError(f'{name} contains NaN or inf; check the TF / pose source')
+    if not np.allclose(M[3], [0.0, 0.0, 0.0, 1.0], atol=_RIGID_TOL):
+        raise GeodeError(f'{name} last row must be [0, 0, 0, 1], got {M[3].tolist()}')
+    R = M[:3, :3]
+    if not np.allclose(R.T @ R, np.eye(3), atol=_RIGID_TOL) or np.linalg.det(R) < 0:
+        raise GeodeError(f'{name} rotation is not orthonormal with det +1 (not a rigid pose)')
+    return M
+
+
+def transform_points(T: np.ndarray, xyz: np.ndarray) -> np.ndarray:
+    """Apply a 4x4 pose to [N, 3] points, keeping float32 (one matmul, no homogeneous copy)."""
+    R = np.asarray(T[:3, :3], dtype=np.float32)
+    t = np.asarray(T[:3, 3], dtype=np.float32)
+    return (np.asarray(xyz, dtype=np.float32) @ R.T) + t

@@ -1,0 +1,1 @@
+"""Two-stage GEODE training (stage 1: DRM; stage 2: LLM + DRH) and evaluation."""

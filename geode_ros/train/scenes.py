@@ -1,0 +1,93 @@
+"""Scenes and QA records as model samples.
+
+Each scene folder is replayed once through the real ``SpatialQueryEngine`` (the same
+keyframe selection and fusion the node uses), so training sees exactly the inputs the
+robot will see. The vision features of each keyframe are cached per scene: the vision
+tower is frozen in both stages, so they never change during a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geode_ros.data.frames import FramesFolder
+from geode_ros.data.qa import QARecord
+from geode_ros.errors import GeodeError
+from geode_ros.model.batch import GeodeSample, KeyframeFeatures
+from geode_ros.scene.config import SceneConfig
+from geode_ros.scene.engine import SpatialQueryEngine
+from geode_ros.scene.types import Box3D, SceneSnapshot
+
+
+def question_with_options(record: QARecord) -> str:
+    """The prompt text of a record: multiple-choice options go on their own lines."""
+    if record.options:
+        return record.question.strip() + '\n' + '\n'.join(record.options)
+    return record.question.strip()
+
+
+def replay_scene(folder: str | Path, config: SceneConfig | None = None) -> SceneSnapshot:
+    """Feed every frame of a frames folder through a fresh engine; return its snapshot."""
+    engine = SpatialQueryEngine(config or SceneConfig())
+    for frame in FramesFolder(folder):
+        engine.ingest_frame(frame)
+    return engine.snapshot()
+
+
+def _evenly_spaced(n_have: int, n_want: int) -> list[int]:
+    """Indices of ``n_want`` evenly spaced items of ``n_have`` (first and last included)."""
+    if n_have <= n_want:
+        return list(range(n_have))
+    return sorted({int(round(x)) for x in np.linspace(0, n_have - 1, n_want)})
+
+
+@dataclass
+class SceneInputs:
+    """What a sample needs from its scene: the fused cloud and encoded keyframes."""
+
+    points: np.ndarray
+    colors: np.ndarray
+    keyframes: list[KeyframeFeatures]
+
+
+class SceneStore:
+    """Lazily replays and encodes scenes of a dataset root, once each."""
+
+    def __init__(self, root: str | Path, model, config: SceneConfig | None = None) -> None:
+        self.root = Path(root)
+        self.model = model
+        self.config = config or SceneConfig()
+        self._cache: dict[str, SceneInputs] = {}
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def get(self, scene: str) -> SceneInputs:
+        if scene not in self._cache:
+            folder = self.root / scene
+            if not folder.is_dir():
+                raise GeodeError(f'scene folder {folder} not found (QA record scene={scene!r})')
+            snap = replay_scene(folder, self.config)
+            # The model reads at most max_keyframes evenly spaced keyframes: encode only those.
+            keep = _evenly_spaced(len(snap.keyframes), self.model.config.max_keyframes)
+            feats = [self.model.encode_keyframe(snap.keyframes[i].frame) for i in keep]
+            self._cache[scene] = SceneInputs(snap.points, snap.colors, feats)
+        return self._cache[scene]
+
+    def sample(self, record: QARecord) -> GeodeSample:
+        """The model sample of one record (targets filled from the record)."""
+        inputs = self.get(record.scene)
+        return GeodeSample(
+            question=question_with_options(record),
+            points=inputs.points,
+            colors=inputs.colors,
+            keyframes=list(inputs.keyframes),
+            qtype=record.type,
+            answer=record.answer,
+            value=record.value,
+            box=Box3D.from_dict(record.box) if record.box else None,
+            rationale=record.rationale or None,
+        )

@@ -1,0 +1,328 @@
+"""The training loop of both stages, with resume, accumulation and JSONL logs.
+
+Run directory layout (``TrainConfig.out``):
+- ``init/``     the model the run started from (a GEODE checkpoint), written once;
+- ``state.pt``  trainable weights, optimizer, scheduler, step and data position
+                (written every ``checkpoint_every`` steps; ``--resume`` continues from it);
+- ``model/``    the final GEODE checkpoint (``save_pretrained``);
+- ``log.jsonl`` one line per logged step and per eval (TensorBoard too when installed).
+
+Single process on CPU/GPU as is; under ``torchrun`` each rank trains on its share of
+every batch in DistributedDataParallel and rank 0 writes the files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from geode_ros.config import to_dict
+from geode_ros.data.qa import QARecord, load_qa
+from geode_ros.errors import GeodeError
+from geode_ros.model.batch import prepare_batch
+from geode_ros.model.checkpoint import save_pretrained
+from geode_ros.model.geode import GeodeModel
+from geode_ros.train.config import TrainConfig
+from geode_ros.train.evaluate import evaluate
+from geode_ros.train.scenes import SceneStore
+
+log = logging.getLogger(__name__)
+
+
+def _qa_path(root: str) -> Path:
+    path = Path(root)
+    return path / 'qa.jsonl' if path.is_dir() else path
+
+
+def data_root(path: str) -> Path:
+    """The folder QA ``scene`` paths are relative to (a dataset dir or its qa.jsonl's)."""
+    p = Path(path)
+    return p if p.is_dir() else p.parent
+
+
+def load_records(root: str, stage: int, types: tuple[str, ...] = ()) -> list[QARecord]:
+    """QA records usable for ``stage`` (stage 1 needs a rationale)."""
+    if not root:
+        raise GeodeError('no training data: pass --data DIR (made by geode-synth)')
+    records = load_qa(_qa_path(root))
+    if types:
+        records = [r for r in records if r.type in types]
+    if stage == 1:
+        records = [r for r in records if r.rationale]
+    if not records:
+        raise GeodeError(f'{root}: no usable QA records for stage {stage}')
+    return records
+
+
+def build_initial_model(cfg: TrainConfig, records: list[QARecord]) -> GeodeModel:
+    """Stage 1 starts from a VLM (a tiny one built on our QA text when ``init`` is empty);
+    stage 2 from a GEODE checkpoint (normally stage 1's ``model/``)."""
+    if cfg.stage == 2:
+        if not cfg.init:
+            raise GeodeError('stage 2 needs --init DIR: the stage-1 model directory')
+        model = GeodeModel.from_pretrained(cfg.init, device=cfg.model.device)
+        model.config.lora = cfg.model.lora
+        return model
+    vlm = cfg.init
+    if not vlm:
+        from geode_ros.model.tiny import build_tiny_vlm
+
+        corpus = [t for r in records for t in
+                  (r.question, r.answer, r.rationale, *(r.options or []))]
+        t = cfg.tiny_vlm
+        vlm = str(build_tiny_vlm(t.arch, Path(cfg.out) / 'vlm', t.hidden, t.layers,
+                                 t.vision_depth, t.image_size, corpus=corpus, seed=cfg.seed))
+    torch.manual_seed(cfg.seed)
+    return GeodeModel.from_vlm(vlm, cfg.model)
+
+
+def _lr_lambda(cfg: TrainConfig):
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / max(1, cfg.warmup_steps)
+        frac = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
+    return f
+
+
+def _autocast(cfg: TrainConfig, device: torch.device):
+    mode = cfg.mixed_precision
+    if mode == 'auto':
+        mode = 'bf16' if device.type == 'cuda' else 'none'
+    if mode == 'none':
+        return nullcontext()
+    dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(mode)
+    if dtype is None:
+        raise GeodeError(f'mixed_precision must be auto, bf16, fp16 or none, got {mode!r}')
+    return torch.autocast(device.type, dtype=dtype)
+
+
+class Trainer:
+    """One run of one stage (see the module docstring for the files it writes)."""
+
+    def __init__(self, cfg: TrainConfig, progress: bool = True) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.progress = progress
+        self.rank = int(os.environ.get('RANK', 0))
+        self.world = int(os.environ.get('WORLD_SIZE', 1))
+        if self.world > 1 and not torch.distributed.is_initialized():
+            backend = 'nccl' if torch.cuda.is_available() else 'gloo'
+            torch.distributed.init_process_group(backend)
+            if torch.cuda.is_available():
+                local = int(os.environ.get('LOCAL_RANK', 0))
+                torch.cuda.set_device(local)
+                cfg.model.device = f'cuda:{local}'
+        self.records = load_records(cfg.data, cfg.stage, cfg.types)
+        self.eval_records = (load_records(cfg.eval_data, 2, cfg.types)
+                             if cfg.eval_data else [])
+        self.out.mkdir(parents=True, exist_ok=True)
+        init_dir = self.out / 'init'
+        if (init_dir / 'manifest.json').is_file():
+            self.model = GeodeModel.from_pretrained(init_dir, device=cfg.model.device)
+            self.model.config.lora = cfg.model.lora
+        else:
+            self.model = build_initial_model(cfg, self.records)
+            if self.rank == 0:
+                save_pretrained(self.model, init_dir)
+        self.model.set_stage(cfg.stage)
+        if cfg.stage == 2:
+            self._fit_value_stats()
+        self.model.train()
+        self.params = self.model.trainable_parameters()
+        if not self.params:
+            raise GeodeError(f'stage {cfg.stage} has nothing to train')
+        self.optim = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.optim, _lr_lambda(cfg))
+        self.store = SceneStore(data_root(cfg.data), self.model, cfg.scene)
+        self.eval_store = SceneStore(data_root(cfg.eval_data), self.model, cfg.scene) \
+            if cfg.eval_data else None
+        self.step = 0
+        self.order: list[int] = []
+        self.pos = 0
+        self.epoch = 0
+        self.ddp = None
+        if self.world > 1:
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model, find_unused_parameters=True)
+        self._tb = None
+
+    def _fit_value_stats(self) -> None:
+        """Normalise each numeric type by its training distribution (deterministic)."""
+        from geode_ros.model.config import NUMERIC_TYPES
+
+        for qtype in NUMERIC_TYPES:
+            values = [r.value for r in self.records if r.type == qtype and r.value is not None]
+            if len(values) >= 2:
+                self.model.drh.fit_value_stats(qtype, torch.tensor(values))
+
+    # --- data order: a seeded permutation per epoch, position saved for resume -----------
+    def _next_indices(self, n: int) -> list[int]:
+        out = []
+        while len(out) < n:
+            if self.pos >= len(self.order):
+                rng = random.Random(self.cfg.seed * 1000 + self.epoch)
+                self.order = list(range(len(self.records)))
+                rng.shuffle(self.order)
+                self.epoch += 1
+                self.pos = 0
+            out.append(self.order[self.pos])
+            self.pos += 1
+        return out
+
+    # --- checkpoints ----------------------------------------------------------------------
+    def _trainable_state(self) -> dict[str, torch.Tensor]:
+        names = {id(p): n for n, p in self.model.named_parameters()}
+        return {names[id(p)]: p.detach().cpu().clone() for p in self.params}
+
+    def save_state(self) -> None:
+        if self.rank != 0:
+            return
+        state = {
+            'step': self.step, 'epoch': self.epoch, 'pos': self.pos, 'order': self.order,
+            'trainable': self._trainable_state(), 'optim': self.optim.state_dict(),
+            'sched': self.sched.state_dict(), 'config': to_dict(self.cfg),
+            'torch_rng': torch.get_rng_state(), 'numpy_rng': np.random.get_state(),
+        }
+        tmp = self.out / 'state.pt.tmp'
+        torch.save(state, tmp)
+        tmp.replace(self.out / 'state.pt')  # atomic: an interrupted save loses nothing
+
+    def load_state(self) -> bool:
+        path = self.out / 'state.pt'
+        if not path.is_file():
+            return False
+        try:
+            state = torch.load(path, map_location='cpu', weights_only=False)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem
+            raise GeodeError(f'cannot read {path} ({exc}); delete it to start over') from exc
+        params = dict(self.model.named_parameters())
+        missing = set(state['trainable']) - set(params)
+        if missing:
+            raise GeodeError(f'{path} does not match this model/stage: {sorted(missing)[:3]}')
+        with torch.no_grad():
+            for name, value in state['trainable'].items():
+                params[name].copy_(value.to(params[name].device))
+        self.optim.load_state_dict(state['optim'])
+        self.sched.load_state_dict(state['sched'])
+        self.step, self.epoch, self.pos = state['step'], state['epoch'], state['pos']
+        self.order = state['order']
+        torch.set_rng_state(state['torch_rng'])
+        np.random.set_state(state['numpy_rng'])
+        return True
+
+    # --- logging ----------------------------------------------------------------------------
+    def _log(self, record: dict) -> None:
+        if self.rank != 0:
+            return
+        with (self.out / 'log.jsonl').open('a') as f:
+            f.write(json.dumps(record) + '\n')
+        if self._tb is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb = SummaryWriter(str(self.out / 'tb'))
+            except ImportError:
+                self._tb = False
+        if self._tb:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k != 'step':
+                    self._tb.add_scalar(k, v, record['step'])
+
+    # --- the loop -----------------------------------------------------------------------------
+    def _micro_batch(self, indices: list[int]):
+        share = indices[self.rank::self.world] or indices[:1]
+        samples = [self.store.sample(self.records[i]) for i in share]
+        return prepare_batch(self.model, samples, stage=self.cfg.stage, train=True,
+                             seed=self.step * 7919 + self.rank).to(self.model.device)
+
+    def train_step(self) -> dict[str, float]:
+        """One optimizer step over ``grad_accum`` micro-batches; returns the mean losses."""
+        cfg = self.cfg
+        module = self.ddp or self.model
+        totals = {'loss': 0.0, 'ce_loss': 0.0, 'value_loss': 0.0, 'box_loss': 0.0}
+        self.optim.zero_grad(set_to_none=True)
+        for _ in range(cfg.grad_accum):
+            batch = self._micro_batch(self._next_indices(cfg.batch_size))
+            with _autocast(cfg, self.model.device):
+                out = module(batch)
+            (out.loss / cfg.grad_accum).backward()
+            for k in totals:
+                totals[k] += float(getattr(out, k).detach()) / cfg.grad_accum
+        if not math.isfinite(totals['loss']):
+            raise GeodeError(f'loss became {totals["loss"]} at step {self.step}: lower --lr')
+        torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
+        self.optim.step()
+        self.sched.step()
+        self.step += 1
+        return totals
+
+    @torch.no_grad()
+    def run_eval(self) -> dict:
+        """Stage 1: held-out rationale loss. Stage 2: VSI-Bench-style scores."""
+        if not self.eval_records or self.rank != 0:
+            return {}
+        recs = self.eval_records[:self.cfg.eval_samples]
+        if self.cfg.stage == 1:
+            self.model.eval()
+            losses = []
+            for i in range(0, len(recs), self.cfg.batch_size):
+                samples = [self.eval_store.sample(r) for r in recs[i:i + self.cfg.batch_size]
+                           if r.rationale]
+                if samples:
+                    b = prepare_batch(self.model, samples, 1, True, seed=i).to(self.model.device)
+                    losses.append(float(self.model(b).ce_loss))
+            self.model.train()
+            return {'eval_rationale_ce': float(np.mean(losses))} if losses else {}
+        result = evaluate(self.model, recs, self.eval_store, self.cfg.batch_size,
+                          progress=False)
+        return {f'eval_{k}': v for k, v in result.summary.items()}
+
+    def fit(self, resume: bool = False, stop_at: int | None = None) -> Path | None:
+        """Train to ``cfg.steps`` (continuing from ``state.pt`` with ``resume``).
+
+        ``stop_at`` ends the run early at that step with the state saved, as an
+        interruption would; a later ``fit(resume=True)`` finishes it. Returns the final
+        model directory, or None when stopped early.
+        """
+        cfg = self.cfg
+        end = min(cfg.steps, stop_at) if stop_at else cfg.steps
+        if resume and self.load_state():
+            log.info('resumed from %s at step %d', self.out / 'state.pt', self.step)
+        bar = tqdm(total=cfg.steps, initial=self.step, desc=f'stage {cfg.stage}', unit='step',
+                   disable=not self.progress or self.rank != 0)
+        t_last = time.perf_counter()
+        while self.step < end:
+            losses = self.train_step()
+            bar.update(1)
+            bar.set_postfix(loss=f'{losses["loss"]:.3f}')
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                now = time.perf_counter()
+                self._log({'step': self.step, 'lr': self.sched.get_last_lr()[0], **losses,
+                           'sec_per_step': (now - t_last) / cfg.log_every})
+                t_last = now
+            if cfg.eval_every and self.step % cfg.eval_every == 0:
+                metrics = self.run_eval()
+                if metrics:
+                    self._log({'step': self.step, **metrics})
+            if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self.save_state()
+        bar.close()
+        self.save_state()
+        if self.step < cfg.steps:
+            return None
+        final = self.out / 'model'
+        if self.rank == 0:
+            self.model.eval()
+            save_pretrained(self.model, final)
+            (self.out / 'train_config.json').write_text(json.dumps(to_dict(cfg), indent=2))
+        return final

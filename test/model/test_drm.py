@@ -1,0 +1,47 @@
+"""Point encoder, patch back-projection and the DRM."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from geode_ros.model.config import DRMConfig
+from geode_ros.model.drm import DecoupledRationaleModule, patch_centres_3d
+from geode_ros.model.point_encoder import farthest_point_sample, knn_group
+
+
+def test_patch_centres_back_projection():
+    depth = np.full((40, 40), 2.0, dtype=np.float32)
+    depth[:20, :20] = 0.0  # the top-left cell has no depth
+    pose = np.eye(4)
+    pose[:3, 3] = [1.0, 2.0, 3.0]
+    xyz, valid = patch_centres_3d(depth, 20.0, 20.0, 20.0, 20.0, pose, (2, 2))
+    assert valid.tolist() == [False, True, True, True]
+    # cell (0, 1): centre pixel (30, 10) -> ((30-20)/20*2, (10-20)/20*2, 2) + t
+    assert torch.allclose(xyz[1], torch.tensor([2.0, 1.0, 5.0]))
+    assert torch.allclose(xyz[3], torch.tensor([2.0, 3.0, 5.0]))
+
+
+def test_fps_and_knn():
+    xyz = torch.tensor([[[0.0, 0, 0], [0.1, 0, 0], [5, 0, 0], [0, 5, 0], [9, 9, 9]]])
+    mask = torch.tensor([[True, True, True, True, False]])
+    idx = farthest_point_sample(xyz, mask, 3)
+    assert sorted(idx[0].tolist()) == [0, 2, 3]  # spread out, never the masked point
+    nn = knn_group(xyz, mask, xyz[:, :1], 2)
+    assert sorted(nn[0, 0].tolist()) == [0, 1]
+
+
+def test_drm_shapes_and_empty_inputs():
+    cfg = DRMConfig(num_points=64, num_groups=16, k_neighbors=4, width=32, heads=4,
+                    point_layers=1, fusion_layers=1, readout_layers=1, num_rationale_queries=5)
+    drm = DecoupledRationaleModule(cfg, vision_dim=24, lm_dim=48)
+    b = 2
+    points = torch.rand(b, 64, 6)
+    pmask = torch.ones(b, 64, dtype=torch.bool)
+    pmask[1] = False  # an empty cloud
+    feats, pxyz = torch.randn(b, 7, 24), torch.randn(b, 7, 3)
+    patch_mask = torch.ones(b, 7, dtype=torch.bool)
+    patch_mask[0] = False  # no keyframes
+    out = drm(points, pmask, feats, pxyz, patch_mask, torch.zeros(b, 3))
+    assert out.shape == (b, 5, 48)
+    assert torch.isfinite(out).all()

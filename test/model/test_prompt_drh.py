@@ -1,0 +1,100 @@
+"""Question parsing, special tokens, DRH encode/decode, quantised linears."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from geode_ros.errors import GeodeError
+from geode_ros.model.config import DRHConfig
+from geode_ros.model.drh import DirectRegressionHead, aligned_iou, render_value
+from geode_ros.model.prompt import BOX, REG, answer_target, classify_question
+
+QUESTIONS = {
+    'object_count': 'How many chair(s) are in this room?',
+    'object_abs_distance': 'Measuring from the closest point of each object, what is the direct '
+                           'distance between the sofa and the lamp (in meters)?',
+    'object_size_estimation': 'What is the length of the longest dimension (length, width, or '
+                              'height) of the table, measured in centimeters?',
+    'room_size_estimation': 'What is the size of this room (in square meters)? If multiple rooms '
+                            'are shown, estimate the size of the combined space.',
+    'object_rel_distance': 'Measuring from the closest point of each object, which of these '
+                           'objects (bed, tv, sink) is the closest to the door?',
+    'object_rel_direction': 'If I am standing by the bed and facing the tv, is the sink to my '
+                            'left, right, or back?',
+    'route_plan': 'You are a robot beginning at the door facing the bed. You want to navigate to '
+                  'the sink. Fill in the blanks: 1. Go forward until the bed 2. [please fill in]',
+    'obj_appearance_order': 'What will be the first-time appearance order of the following '
+                            'categories in the video: bed, tv, sink?',
+    'grounding_3d': 'Where is the fire extinguisher? Answer with a 3D box.',
+}
+
+
+@pytest.mark.parametrize('qtype', sorted(QUESTIONS))
+def test_classify_question(qtype):
+    assert classify_question(QUESTIONS[qtype]) == qtype
+
+
+def test_unparseable_question_raises():
+    with pytest.raises(GeodeError, match='cannot parse'):
+        classify_question('Tell me a joke.')
+
+
+def test_answer_targets():
+    assert answer_target('object_abs_distance') == REG
+    assert answer_target('grounding_3d') == BOX
+    assert answer_target('object_rel_direction', ' left ') == 'left'
+    with pytest.raises(GeodeError):
+        answer_target('object_rel_direction', None)
+
+
+def test_drh_value_round_trip():
+    drh = DirectRegressionHead(DRHConfig(hidden=32), 16)
+    values = torch.tensor([1.0, 2.5, 35.0, 180.0, 0.4, 12.0])
+    types = torch.tensor([0, 1, 2, 2, 1, 3])
+    z = drh.encode_value(values, types)
+    assert z.abs().max() < 4  # normalised
+    assert torch.allclose(drh.decode_value(z, types), values, rtol=1e-5)
+    drh.fit_value_stats('object_abs_distance', torch.tensor([1.0, 2.0, 4.0]))
+    assert math.isclose(float(drh.log_mean[1]), math.log(2.0), rel_tol=1e-5)
+    z = drh.encode_value(values, types)
+    assert torch.allclose(drh.decode_value(z, types), values, rtol=1e-5)
+
+
+def test_drh_box_round_trip_and_loss():
+    drh = DirectRegressionHead(DRHConfig(hidden=32), 16)
+    boxes = torch.tensor([[1.0, -2.0, 0.5, 0.4, 0.8, 1.2, 0.3],
+                          [3.0, 0.0, 1.0, 2.0, 0.1, 0.5, -2.5]])
+    centre = torch.tensor([[0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+    z = drh.encode_box(boxes, centre)
+    assert z.shape == (2, 8)
+    assert torch.allclose(drh.decode_box(z, centre), boxes, atol=1e-5)
+    assert float(drh.box_loss(z, z)) == pytest.approx(0.0, abs=1e-6)
+    assert torch.allclose(aligned_iou(boxes, boxes), torch.ones(2))
+    pred = drh.predict_box(torch.randn(2, 16, requires_grad=True))
+    drh.box_loss(pred, z).backward()
+
+
+def test_render_value():
+    assert render_value('object_count', 3.4) == '3'
+    assert render_value('object_abs_distance', 1.503) == '1.50'
+    assert render_value('object_size_estimation', 81.6) == '82'
+    assert render_value('room_size_estimation', 20.04) == '20.0'
+
+
+@pytest.mark.parametrize('bits,tol', [(8, 0.01), (4, 0.15)])
+def test_quantized_linear_error(bits, tol):
+    from geode_ros.model.quantize import QuantizedLinear, tensor_bytes
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(256, 96)
+    q = QuantizedLinear.from_linear(lin, bits, group_size=32)
+    x = torch.randn(10, 256)
+    ref, out = lin(x), q(x)
+    rel = ((out - ref).norm(dim=1) / ref.norm(dim=1)).max()
+    assert rel < tol
+    qbytes = tensor_bytes(q.qweight) + tensor_bytes(q.scale)
+    bf16 = lin.weight.numel() * 2
+    assert qbytes / bf16 <= (0.55 if bits == 8 else 0.35)

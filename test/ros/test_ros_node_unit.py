@@ -1,0 +1,117 @@
+"""GeodeNode callbacks called directly in this process (no executor, no DDS round trips)."""
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+pytest.importorskip('geode_ros.srv')
+import ros_room as room  # noqa: E402
+from geode_ros.srv import SpatialQuery  # noqa: E402
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+
+from geode_ros.ros.conversions import cloud_to_msg, make_header, matrix_to_pose_msg  # noqa: E402
+from geode_ros.ros.node import GeodeNode  # noqa: E402
+from geode_ros.scene.depth import depth_to_points  # noqa: E402
+from geode_ros.scene.types import CameraIntrinsics  # noqa: E402
+
+QUESTION = 'What is the size of this room (in square meters)?'
+OK = TransitionCallbackReturn.SUCCESS
+
+
+@pytest.fixture()
+def make_node():
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    nodes = []
+
+    def make(**params):
+        overrides = [Parameter(k, value=v) for k, v in params.items()]
+        node = GeodeNode(context=context, parameter_overrides=overrides)
+        nodes.append(node)
+        return node
+
+    yield make
+    for node in nodes:
+        node.destroy_node()
+    rclpy.try_shutdown(context=context)
+
+
+def _ask(node, question=QUESTION, target_frame=''):
+    return node._on_query(SpatialQuery.Request(question=question, target_frame=target_frame),
+                          SpatialQuery.Response())
+
+
+def _room_cloud():
+    intr = CameraIntrinsics(room.FOCAL, room.FOCAL, room.WIDTH / 2, room.HEIGHT / 2,
+                            room.WIDTH, room.HEIGHT)
+    parts = []
+    for k in range(18):
+        T = room.camera_pose(np.radians(20 * k))
+        xyz, _ = depth_to_points(room.render_depth(T), intr, T, None, 0.1, 8.0, 2)
+        parts.append(xyz)
+    return np.concatenate(parts).astype(np.float32)
+
+
+def test_not_active_reply(make_node):
+    node = make_node(pose_source='topic')
+    reply = _ask(node)
+    assert not reply.success and 'not active' in reply.message
+
+
+def test_point_cloud_input_in_the_fixed_frame(make_node):
+    node = make_node(pose_source='topic', **{'topics.points': 'cloud'})
+    assert node.trigger_configure() == OK and node.trigger_activate() == OK
+    xyz = _room_cloud()
+    node._on_points(cloud_to_msg(xyz, None, make_header('map', 5.0)))
+    reply = _ask(node)
+    assert reply.success, reply.message
+    assert 14.0 < reply.values[0] < 26.0
+    assert node.status()['node']['received_points'] == 1
+
+
+def test_cloud_in_a_sensor_frame_needs_a_pose(make_node):
+    node = make_node(pose_source='topic', use_rgbd=False, **{'topics.points': 'cloud'})
+    assert node.trigger_configure() == OK and node.trigger_activate() == OK
+    msg = cloud_to_msg(_room_cloud(), None, make_header('lidar', 5.0))
+    node._on_points(msg)  # no pose yet: dropped with a warning, never raises
+    assert node.status()['node']['errors_points'] == 1
+    node._on_pose(PoseStamped(header=make_header('map', 5.0),
+                              pose=matrix_to_pose_msg(np.eye(4))))
+    node._on_points(msg)
+    assert _ask(node).success
+
+
+def test_bad_messages_never_kill_the_node(make_node):
+    node = make_node(pose_source='topic')
+    assert node.trigger_configure() == OK and node.trigger_activate() == OK
+    header = make_header('cam', 1.0)
+    bad_rgb = Image(header=header, height=2, width=2, encoding='yuv422', step=4, data=b'\0' * 8)
+    depth = Image(header=header, height=2, width=2, encoding='32FC1', step=8, data=b'\0' * 16)
+    node._on_rgbd(bad_rgb, depth, CameraInfo(header=header))
+    bad_pose = PoseStamped()
+    bad_pose.pose.orientation.w = 0.0
+    node._on_pose(bad_pose)
+    node._sync_input(0)(Image())  # a lone image waits in the synchroniser
+    counts = node.status()['node']
+    assert counts['errors_rgbd'] == 1 and counts['errors_pose'] == 1
+    assert 'no frames yet' in _ask(node).message
+
+
+def test_bad_parameters_fail_configure(make_node):
+    node = make_node(qos_reliability='sometimes')
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert node.engine is None
+
+
+def test_tf_pose_source_without_tf2_fails_activate_clearly(make_node):
+    from geode_ros.ros.tf import have_module
+
+    if have_module('tf2_ros') or have_module('tf2_msgs'):
+        pytest.skip('tf2 is installed here')
+    node = make_node(pose_source='tf')
+    assert node.trigger_configure() == OK
+    assert node.trigger_activate() == TransitionCallbackReturn.FAILURE
+    assert node.trigger_cleanup() == OK and node.engine is None
