@@ -5,13 +5,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/demo
 
-.PHONY: setup demo test test-fast lint format bench clean help
+.PHONY: setup demo test test-fast lint format bench model ablation clean help
 
 help:
 	@echo 'make demo   - set up (idempotent) and run the demo (output in $(OUT))'
 	@echo 'make test   - set up (idempotent) and run the tests'
 	@echo 'make lint   - ruff'
 	@echo 'make bench  - ingest and model benchmarks (JSON in out/bench)'
+	@echo 'make model  - regenerate data and retrain the shipped models/geode-tiny (CPU, ~1 h)'
 	@echo 'make clean  - remove build outputs (keeps .venv)'
 
 setup:
@@ -36,6 +37,18 @@ bench: setup
 	@mkdir -p out/bench
 	$(VENV)/bin/geode-bench ingest --json out/bench/ingest.json
 	$(VENV)/bin/geode-bench model --json out/bench/model.json
+
+# The shipped default model, reproduced from scratch (see README, 'Training').
+TRAIN_CFG ?= config/train_default.yaml
+model: setup
+	$(VENV)/bin/geode-synth --scenes 120 --out data/train --seed 0 --workers 2
+	$(VENV)/bin/geode-synth --scenes 16 --out data/val --seed 100000 --workers 2
+	$(VENV)/bin/geode-train --config $(TRAIN_CFG) --stage 1 --out out/train/stage1
+	$(VENV)/bin/geode-train --config $(TRAIN_CFG) --stage 2 --out out/train/stage2 \
+	  --init out/train/stage1/model --steps 400 --lr 0.0005
+	rm -rf models/geode-tiny && mkdir -p models && cp -r out/train/stage2/model models/geode-tiny
+	$(VENV)/bin/geode-eval --model models/geode-tiny --data data/val --train-data data/train \
+	  --json models/geode-tiny-eval.json
 
 clean:
 	rm -rf build install log out .pytest_cache

@@ -41,3 +41,14 @@ def test_ruff_is_clean():
     result = subprocess.run([ruff, 'check', 'geode_ros', 'test', 'setup.py'], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize('name', ['train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node'])
+def test_every_console_script_reports_the_package_version(name, capsys):
+    import importlib
+
+    module = importlib.import_module(f'geode_ros.cli.{name}')
+    with pytest.raises(SystemExit) as exc:
+        module.main(['--version'])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip().endswith(geode_ros.__version__)

@@ -7,10 +7,10 @@ decoding, quantised weight memory and error, query latency breakdown).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
+from geode_ros.cli.common import setup_logging
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; a GeodeError becomes a one-line message and exit status 2."""
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(name)s: %(message)s')
+    setup_logging()
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

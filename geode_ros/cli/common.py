@@ -1,4 +1,4 @@
-"""Helpers shared by the offline tools (geode-replay, geode-demo)."""
+"""Helpers shared by the console scripts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,18 @@ from typing import Any
 from geode_ros.scene.types import Answer, SceneReasoner
 
 log = logging.getLogger(__name__)
+
+
+# Libraries that log import-time noise (missing optional CUDA kernels) at WARNING.
+NOISY_LOGGERS = ('torchao', 'torch.utils._pytree')
+
+
+def setup_logging(quiet: bool = False) -> None:
+    """One log format for every tool; ``quiet`` keeps warnings only."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format='%(levelname)s %(name)s: %(message)s')
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def repo_root() -> Path:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from geode_ros.cli.common import setup_logging
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
@@ -17,11 +18,8 @@ log = logging.getLogger('geode-demo')
 
 DEFAULT_MODEL = Path('models') / 'geode-tiny'  # relative to the repository root
 DEFAULT_SCENE = Path('assets') / 'demo_scene'
-TRAIN_HINT = """to create {model}, train the tiny model (about an hour on a laptop CPU):
-  geode-synth --scenes 200 --out data/train --seed 0
-  geode-train --data data/train --stage 1 --out out/stage1
-  geode-train --data data/train --stage 2 --init out/stage1/model --out out/stage2
-  cp -r out/stage2/model {model}"""
+TRAIN_HINT = """to create {model}, train the tiny model (see README, 'Training'):
+  make model"""
 EPILOG = """Ingests the scene's RGB-D frames through SpatialQueryEngine, asks one or two
 questions of every type in its QA (the first ones in file order), scores them the
 VSI-Bench way and writes OUT/demo.png, OUT/answers.json and OUT/demo.mcap
@@ -29,7 +27,7 @@ VSI-Bench way and writes OUT/demo.png, OUT/answers.json and OUT/demo.mcap
 demo runs on the geometric baseline, which answers room size only.
 
 The bundled scene is reproduced with:
-  geode-synth --scenes 1 --seed 424242 --workers 1 --out assets/demo_scene
+  geode-synth --scenes 1 --seed 424244 --workers 1 --out assets/demo_scene
 """
 
 
@@ -249,8 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     from geode_ros.scene.types import Box3D
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format='%(levelname)s %(name)s: %(message)s')
+    setup_logging(args.quiet)
     t0 = time.perf_counter()
     try:
         if args.per_type < 1:

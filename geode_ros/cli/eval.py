@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from geode_ros.cli.common import setup_logging
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
@@ -66,8 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from geode_ros.train.scenes import SceneStore
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format='%(levelname)s %(name)s: %(message)s')
+    setup_logging(args.quiet)
     try:
         data = Path(args.data)
         records = _load_records(data)

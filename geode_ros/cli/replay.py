@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from geode_ros.cli.common import setup_logging
 from geode_ros.config import add_dataclass_args, from_dict, to_dict
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
@@ -213,8 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     from geode_ros.scene.engine import SpatialQueryEngine
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format='%(levelname)s %(name)s: %(message)s')
+    setup_logging(args.quiet)
     t0 = time.perf_counter()
     try:
         if args.rate < 0:

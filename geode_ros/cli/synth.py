@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 
+from geode_ros.cli.common import setup_logging
 from geode_ros.config import add_dataclass_args, apply_args
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
@@ -37,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from geode_ros.data.synth import SynthConfig, generate_dataset
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format='%(levelname)s %(name)s: %(message)s')
+    setup_logging(args.quiet)
     try:
         cfg = apply_args(SynthConfig(), args)
         t0 = time.perf_counter()

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 
+from geode_ros.cli.common import setup_logging
 from geode_ros.config import add_dataclass_args, apply_args, from_dict, load_yaml, to_dict
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
@@ -48,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from geode_ros.train.trainer import Trainer
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format='%(levelname)s %(name)s: %(message)s')
+    setup_logging(args.quiet)
     try:
         cfg = load_yaml(TrainConfig, args.config) if args.config else TrainConfig()
         cfg = apply_args(cfg, args)

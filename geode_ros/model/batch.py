@@ -2,8 +2,9 @@
 
 A ``GeodeSample`` is what the trainer (or ``GeodeModel.answer``) supplies per question;
 ``prepare_batch(model, samples, stage, train)`` encodes keyframes that carry no cached
-features, renders prompts with K ``<spatio>`` slots, appends targets (stage 1: the
-rationale; stage 2: ``<reg>`` / ``<box>`` / the choice text), samples the cloud to a
+features, renders prompts with K ``<spatio>`` slots (none when ``use_drm`` is off),
+appends targets (stage 1: the rationale; stage 2: ``<reg>`` / ``<box>`` or, in digits
+mode, the spelled value / box; the choice text), samples the cloud to a
 fixed size and pads everything (right-padded for training, left-padded for decoding).
 """
 
@@ -111,7 +112,7 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
     if not samples:
         raise GeodeError('prepare_batch needs at least one sample')
     rng = np.random.default_rng(seed)
-    k = cfg.drm.num_rationale_queries
+    k = model.num_spatio
     eot = model.end_of_turn
     rows, labels, pts, pmask, feats, qtypes, images, grids = [], [], [], [], [], [], [], []
     vtype, vtarget, btarget = [], [], []
@@ -128,7 +129,9 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         ids = tok(prompt, add_special_tokens=False)['input_ids']
         lab = [-100] * len(ids)
         if train:
-            target = s.rationale if stage == 1 else answer_target(qtype, s.answer)
+            box = [*s.box.center, *s.box.size, s.box.yaw] if s.box is not None else None
+            target = s.rationale if stage == 1 else answer_target(
+                qtype, s.answer, s.value, box, cfg.numeric_output)
             if not target:
                 raise GeodeError(f'stage-{stage} sample has no target: {s.question!r}')
             tgt = tok(target + eot, add_special_tokens=False)['input_ids']

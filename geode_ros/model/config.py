@@ -5,6 +5,10 @@ that the DRM and DRH stay small (a few M parameters) beside a 1.5B VLM:
 - DRM: 2048 points sampled from the fused cloud, 256 FPS groups of 16 neighbours,
   PointNet width 256, 2 point-transformer layers, 2 fusion (cross-attention) layers,
   2 read-out layers, 8 heads, K = 8 rationale queries, dropout 0.1.
+- Ablation switches (the paper's table, at our scale): ``use_drm=False`` drops the K
+  ``<spatio>`` slots (the DRM is still built, so checkpoints keep one layout, but never
+  run; there is no stage 1); ``numeric_output='digits'`` replaces the DRH by spelling
+  numbers and boxes as text, rendered and parsed by the DRH path's own functions.
 - DRH: one 2-layer MLP (hidden 512) per output kind; scalars are regressed as
   ``(log(x) - mean) / std`` per question type, boxes as (cx, cy, cz relative to the
   scene centre, log w, log l, log h, sin yaw, cos yaw).
@@ -14,20 +18,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-NUMERIC_TYPES: tuple[str, ...] = (
-    'object_count',
-    'object_abs_distance',
-    'object_size_estimation',
-    'room_size_estimation',
+# The question types live with the QA schema; re-exported here for the model code.
+from geode_ros.data.qa import (  # noqa: F401
+    BOX_TYPES,
+    CHOICE_TYPES,
+    NUMERIC_TYPES,
+    QUESTION_TYPES,
 )
-CHOICE_TYPES: tuple[str, ...] = (
-    'object_rel_distance',
-    'object_rel_direction',
-    'route_plan',
-    'obj_appearance_order',
-)
-BOX_TYPES: tuple[str, ...] = ('grounding_3d',)
-QUESTION_TYPES: tuple[str, ...] = NUMERIC_TYPES + CHOICE_TYPES + BOX_TYPES
+
+# How numeric answers and boxes leave the model: the DRH (GEODE) or spelled digits (ablation).
+NUMERIC_OUTPUTS: tuple[str, ...] = ('drh', 'digits')
+# A spelled box takes 53-59 tokens with the tiny tokenizer: the digits mode decodes at least this.
+DIGITS_MIN_NEW_TOKENS = 80
 
 
 @dataclass
@@ -114,3 +116,10 @@ class GeodeConfig:
     system_prompt: str = field(
         default='You answer questions about a 3D scene.', metadata={'help': 'system message'}
     )
+    use_drm: bool = field(default=True, metadata={
+        'help': 'feed the K DRM <spatio> tokens to the LLM (false: ablation without DRM, '
+                'no <spatio> slots, no stage 1)'})
+    numeric_output: str = field(default='drh', metadata={
+        'help': 'drh: numbers/boxes regressed at <reg>/<box> by the DRH; digits: spelled as '
+                f'answer text and parsed back (ablation; decode budget >= '
+                f'{DIGITS_MIN_NEW_TOKENS} tokens)'})

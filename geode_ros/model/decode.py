@@ -3,7 +3,10 @@
 When the LLM emits ``<reg>`` (or ``<box>``) the token is fed back as usual; the hidden
 state at that position goes through the DRH and the decoded number (or box) is rendered
 into the answer text in place of the token. A numeric answer therefore costs one
-decode step for the value instead of one per digit.
+decode step for the value instead of one per digit. In the 'digits' ablation
+(``numeric_output='digits'``) no DRH call is made: values and boxes are parsed from the
+generated text with the inverses of the DRH path's render functions (empty when the
+text does not parse, which scores 0).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from geode_ros.model.drh import render_box, render_value
+from geode_ros.model.config import BOX_TYPES, NUMERIC_TYPES
+from geode_ros.model.drh import parse_box, parse_value, render_box, render_value
 from geode_ros.model.prompt import BOX, REG
 
 if TYPE_CHECKING:
@@ -84,6 +88,7 @@ def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
     """Greedy decoding of every row of ``batch`` (left padded, ``train=False``)."""
     dev = model.device
     reg_id, box_id = model.token_ids[REG], model.token_ids[BOX]
+    digits = model.config.numeric_output == 'digits'
     stop = torch.tensor(sorted(model.stop_ids), device=dev)
     _sync(dev)
     t0 = time.perf_counter()
@@ -108,12 +113,27 @@ def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
         if bool(done.all()):
             break
         state = step(model, state, tok)
-        _read_values(model, batch, state.hidden, tok, reg_id, box_id, values, boxes)
+        if not digits:
+            _read_values(model, batch, state.hidden, tok, reg_id, box_id, values, boxes)
     _sync(dev)
     t3 = time.perf_counter()
     timings = {'drm': t1 - t0, 'prefill': t2 - t1, 'decode': t3 - t2}
-    return [Generation(_render(model, ids[i], values[i], boxes[i], batch.qtypes[i]),
+    gens = [Generation(_render(model, ids[i], values[i], boxes[i], batch.qtypes[i]),
                        values[i], boxes[i], ids[i], dict(timings)) for i in range(b)]
+    if digits:
+        for g, qtype in zip(gens, batch.qtypes):
+            _parse_values(g, qtype)
+    return gens
+
+
+def _parse_values(gen: Generation, qtype: str) -> None:
+    """Digits mode: fill ``values`` / ``boxes`` from the spelled answer text."""
+    if qtype in NUMERIC_TYPES:
+        v = parse_value(gen.text)
+        gen.values = [v] if v is not None else []
+    elif qtype in BOX_TYPES:
+        bx = parse_box(gen.text)
+        gen.boxes = [bx] if bx is not None else []
 
 
 def _read_values(model: GeodeModel, batch: GeodeBatch, hidden: torch.Tensor, tok: torch.Tensor,

@@ -12,6 +12,7 @@ refit from data with ``fit_value_stats``).
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 from torch import nn
@@ -133,3 +134,25 @@ def render_box(box: list[float] | torch.Tensor) -> str:
     b = [float(v) for v in box]
     return (f'center ({b[0]:.2f}, {b[1]:.2f}, {b[2]:.2f}) m, size ({b[3]:.2f}, {b[4]:.2f}, '
             f'{b[5]:.2f}) m, yaw {math.degrees(b[6]):.0f} deg')
+
+
+_NUM = r'[-+]?\d+(?:\.\d+)?'
+_BOX_TEXT = re.compile(
+    rf'center\s*\(\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*\)\s*m?\s*,?\s*'
+    rf'size\s*\(\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*\)\s*m?\s*,?\s*yaw\s*({_NUM})',
+    re.IGNORECASE)
+
+
+def parse_value(text: str) -> float | None:
+    """Inverse of ``render_value``: the first number in ``text``; None if there is none."""
+    m = re.search(_NUM, text)
+    return float(m.group(0)) if m else None
+
+
+def parse_box(text: str) -> list[float] | None:
+    """Inverse of ``render_box``: [cx, cy, cz, sx, sy, sz, yaw (rad)]; None if unparseable."""
+    m = _BOX_TEXT.search(text)
+    if not m:
+        return None
+    v = [float(g) for g in m.groups()]
+    return v[:6] + [math.radians(v[6])]

@@ -15,6 +15,10 @@ Trainer API (geode_ros/train uses exactly this):
 ``KeyframeFeatures``, and the targets: answer / value / box / rationale). Inference:
 ``model.generate(batch)`` (greedy, KV cache, <reg>/<box> rendered by the DRH) or, for a
 scene memory, ``encode_keyframe(frame)`` + ``answer(question, snapshot)``.
+
+Ablation switches (``GeodeConfig``): ``use_drm=False`` (no <spatio> slots, the DRM is
+kept but never run, no stage 1) and ``numeric_output='digits'`` (numbers and boxes
+spelled as text and parsed back; the DRH is kept but unused).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from torch import nn
 from geode_ros.errors import GeodeError
 from geode_ros.model.adapters import make_adapter
 from geode_ros.model.batch import GeodeBatch, GeodeSample, KeyframeFeatures, prepare_batch
-from geode_ros.model.config import GeodeConfig
+from geode_ros.model.config import DIGITS_MIN_NEW_TOKENS, NUMERIC_OUTPUTS, GeodeConfig
 from geode_ros.model.decode import Generation, greedy_generate
 from geode_ros.model.drh import DirectRegressionHead
 from geode_ros.model.drm import DecoupledRationaleModule, patch_centres_3d
@@ -83,6 +87,10 @@ class GeodeModel(nn.Module):
             self.stop_ids.add(int(tokenizer.eos_token_id))
         d = self.adapter.hidden_size
         emb_std = float(self.adapter.embed_tokens.weight.detach().float().std())
+        if config.numeric_output not in NUMERIC_OUTPUTS:
+            raise GeodeError(f'numeric_output must be one of {list(NUMERIC_OUTPUTS)}, got '
+                             f'{config.numeric_output!r}')
+        # built even when use_drm is off, so every checkpoint has one layout
         self.drm = DecoupledRationaleModule(config.drm, d, d, emb_std)
         self.drh = DirectRegressionHead(config.drh, d)
         self.lora_active = False
@@ -110,9 +118,16 @@ class GeodeModel(nn.Module):
     def device(self) -> torch.device:
         return self.adapter.embed_tokens.weight.device
 
+    @property
+    def num_spatio(self) -> int:
+        """<spatio> slots per prompt: K, or 0 when the DRM is switched off."""
+        return self.config.drm.num_rationale_queries if self.config.use_drm else 0
+
     # --- embeddings and the teacher-forced forward --------------------------------------
-    def spatio_embeddings(self, batch: GeodeBatch) -> torch.Tensor:
-        """DRM output [B, K, D_lm]."""
+    def spatio_embeddings(self, batch: GeodeBatch) -> torch.Tensor | None:
+        """DRM output [B, K, D_lm]; None when the DRM is switched off (``use_drm``)."""
+        if not self.config.use_drm:
+            return None
         dt = next(self.drm.parameters()).dtype
         return self.drm(batch.points.to(dt), batch.point_mask, batch.patch_feats.to(dt),
                         batch.patch_xyz.to(dt), batch.patch_mask, batch.scene_center.to(dt))
@@ -126,18 +141,25 @@ class GeodeModel(nn.Module):
             mask = (ids == self.adapter.image_token_id).unsqueeze(-1)
             emb = emb.masked_scatter(mask, batch.image_embeds.to(emb.dtype))
         smask = ids == self.token_ids[SPATIO]  # [B, T]
-        k = self.config.drm.num_rationale_queries
+        k = self.num_spatio
         if not bool((smask.sum(1) == k).all()):
-            raise GeodeError(f'every prompt needs exactly {k} {SPATIO} tokens')
+            raise GeodeError(f'every prompt needs exactly {k} {SPATIO} tokens '
+                             f'(use_drm={self.config.use_drm})')
+        if k == 0:
+            return emb
         if spatio is None:
             spatio = self.spatio_embeddings(batch)  # [B, K, D]
         return emb.masked_scatter(smask.unsqueeze(-1), spatio.to(emb.dtype))
 
-    def forward(self, batch: GeodeBatch, return_logits: bool = False) -> GeodeOutput:
-        """Teacher-forced losses: CE on labelled tokens + DRH L2 at <reg>/<box> tokens."""
+    def forward(self, batch: GeodeBatch, return_logits: bool = False,
+                spatio: torch.Tensor | None = None) -> GeodeOutput:
+        """Teacher-forced losses: CE on labelled tokens + DRH L2 at <reg>/<box> tokens.
+
+        ``spatio`` [B, K, D] replaces the DRM output (language-model pretraining uses zeros).
+        """
         if batch.labels is None:
             raise GeodeError('forward needs a batch prepared with train=True')
-        emb = self.embed_inputs(batch)
+        emb = self.embed_inputs(batch, spatio)
         out = self.adapter.language_model(
             inputs_embeds=emb, attention_mask=batch.attention_mask,
             position_ids=self.adapter.lm_positions(batch.position_ids), use_cache=False)
@@ -181,8 +203,14 @@ class GeodeModel(nn.Module):
     # --- inference ----------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, batch: GeodeBatch, max_new_tokens: int | None = None) -> list[Generation]:
-        """Greedy decoding with KV cache; <reg>/<box> decoded by the DRH and rendered."""
-        return greedy_generate(self, batch, max_new_tokens or self.config.max_new_tokens)
+        """Greedy decoding with KV cache; <reg>/<box> decoded by the DRH and rendered (in
+        digits mode the values are parsed from the text; the default budget is then at
+        least ``DIGITS_MIN_NEW_TOKENS``)."""
+        if not max_new_tokens:
+            max_new_tokens = self.config.max_new_tokens
+            if self.config.numeric_output == 'digits':
+                max_new_tokens = max(max_new_tokens, DIGITS_MIN_NEW_TOKENS)
+        return greedy_generate(self, batch, max_new_tokens)
 
     @torch.no_grad()
     def encode_keyframe(self, frame: RGBDFrame) -> KeyframeFeatures:

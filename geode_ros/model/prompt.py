@@ -2,8 +2,9 @@
 
 ``<spatio>`` marks the K slots whose input embeddings the DRM supplies; ``<reg>`` and
 ``<box>`` are the control tokens whose hidden states the DRH turns into a number or a
-3D box. Prompts are rendered by the VLM's own chat template; image marks are expanded
-to the number of image tokens of each (cached) keyframe, as the VLM's processor does.
+3D box (in the 'digits' ablation, numbers and boxes are spelled as text instead).
+Prompts are rendered by the VLM's own chat template; image marks are expanded to the
+number of image tokens of each (cached) keyframe, as the VLM's processor does.
 """
 
 from __future__ import annotations
@@ -47,12 +48,27 @@ def classify_question(text: str) -> str:
     )
 
 
-def answer_target(qtype: str, answer: str | None = None) -> str:
-    """Training target text: ``<reg>`` for numbers, ``<box>`` for boxes, else the answer."""
+def answer_target(qtype: str, answer: str | None = None, value: float | None = None,
+                  box: list[float] | None = None, numeric_output: str = 'drh') -> str:
+    """Training target text: the answer for choices; for numbers ``<reg>`` and for boxes
+    ``<box>`` (``numeric_output='drh'``), or the value / box rendered as text ('digits')."""
+    from geode_ros.model.drh import render_box, render_value
+
+    digits = numeric_output == 'digits'
     if qtype in NUMERIC_TYPES:
-        return REG
+        if not digits:
+            return REG
+        if value is not None:
+            return render_value(qtype, float(value))
+        if answer:
+            return answer.strip()
+        raise GeodeError(f'a {qtype} sample needs a value to spell (numeric_output=digits)')
     if qtype in BOX_TYPES:
-        return BOX
+        if not digits:
+            return BOX
+        if box is None:
+            raise GeodeError(f'a {qtype} sample needs a box to spell (numeric_output=digits)')
+        return render_box(box)
     if qtype in CHOICE_TYPES:
         if not answer:
             raise GeodeError(f'a {qtype} sample needs an answer text')
@@ -82,7 +98,8 @@ def build_prompt(tokenizer, template_image: str, expand_image, question: str,
                  ) -> str:
     """Prompt text: system, user turn = images + K <spatio> + question, assistant opening."""
     content: list[dict] = [{'type': 'image'} for _ in image_token_counts]
-    content.append({'type': 'text', 'text': SPATIO * num_spatio + '\n' + question.strip()})
+    slots = SPATIO * num_spatio + '\n' if num_spatio else ''
+    content.append({'type': 'text', 'text': slots + question.strip()})
     messages = [{'role': 'user', 'content': content}]
     if system:
         messages.insert(0, {'role': 'system', 'content': system})

@@ -3,7 +3,9 @@
 Stage 1: only the DRM (the VLM, vision tower and DRH frozen). Stage 2: the DRM and the
 vision tower frozen; the LLM trains in full, or through LoRA adapters when
 ``config.lora.enabled`` (then only the embedding / LM-head rows of the new tokens
-<spatio>, <reg>, <box> train, through a gradient mask); the DRH trains.
+<spatio>, <reg>, <box> train, through a gradient mask); the DRH trains (not in the
+'digits' ablation, where it is unused). Without the DRM (``use_drm=False``) there is
+no stage 1.
 """
 
 from __future__ import annotations
@@ -21,14 +23,18 @@ if TYPE_CHECKING:
 
 
 def set_stage(model: GeodeModel, stage: int) -> None:
+    """Freeze / unfreeze parameters for ``stage`` (see the module docstring)."""
     if stage not in (1, 2):
         raise GeodeError(f'stage must be 1 or 2, got {stage}')
+    if stage == 1 and not model.config.use_drm:
+        raise GeodeError('stage 1 trains only the DRM, which this model does not use '
+                         '(use_drm=False): train stage 2 directly (--skip-stage1)')
     model.requires_grad_(False)
     _clear_row_masks(model)
     if stage == 1:
         model.drm.requires_grad_(True)
         return
-    model.drh.requires_grad_(True)
+    model.drh.requires_grad_(model.config.numeric_output == 'drh')
     ad = model.adapter
     if not model.config.lora.enabled:
         ad.language_model.requires_grad_(True)

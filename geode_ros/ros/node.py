@@ -58,10 +58,8 @@ def _srv_type() -> Any:
 
 def load_model(cfg: NodeConfig) -> Any:
     """``GeodeModel.from_pretrained`` for ``cfg.model`` (imported lazily: torch is heavy)."""
-    try:
-        from geode_ros.model.geode import GeodeModel
-    except ImportError:
-        from geode_ros.model import GeodeModel  # type: ignore[attr-defined,no-redef]
+    from geode_ros.model.geode import GeodeModel
+
     kwargs: dict[str, Any] = {}
     if cfg.device != 'auto':
         kwargs['device'] = cfg.device

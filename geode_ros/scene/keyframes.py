@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from geode_ros.errors import GeodeError
-from geode_ros.scene.depth import voxel_group
+from geode_ros.scene.depth import group_ids
 from geode_ros.scene.types import Keyframe, RGBDFrame
 
 # Fused-cloud voxel keys pack (ix, iy, iz) into 21 bits each around a fixed origin,
@@ -93,6 +93,19 @@ class KeyframeBuffer:
         self._ring.clear()
 
 
+def _merge(a_keys: np.ndarray, a_slots: np.ndarray, b_keys: np.ndarray,
+           b_slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge two sorted (key, slot) runs in O(len a + len b): no re-sort."""
+    at = np.searchsorted(a_keys, b_keys) + np.arange(b_keys.size)
+    from_b = np.zeros(a_keys.size + b_keys.size, dtype=bool)
+    from_b[at] = True
+    keys = np.empty(from_b.size, dtype=np.int64)
+    slots = np.empty(from_b.size, dtype=np.int32)
+    keys[at], slots[at] = b_keys, b_slots  # b_slots: any order, they follow their keys
+    keys[~from_b], slots[~from_b] = a_keys, a_slots
+    return keys, slots
+
+
 class FusedCloud:
     """Voxel-averaged cloud in the fixed frame with a hard cap on voxels.
 
@@ -100,7 +113,12 @@ class FusedCloud:
     in it. Beyond ``max_points`` voxels the least recently observed ones are dropped
     (not re-voxelised coarser), pruning down to 90% of the cap so it happens rarely:
     the area the robot sees now stays at full resolution, and memory is bounded by
-    ``max_points`` x 64 bytes.
+    ``max_points`` x 56 bytes (44 B of per-voxel slots + a 12 B key -> slot index).
+
+    Voxels live in slots (pruned ones become holes that new voxels reuse); lookups go
+    through a sorted (key, slot) index plus a small sorted delta of recent inserts,
+    merged into the index in O(M) only once it reaches 1/8 of it, so a frame costs
+    O(frame + log M) amortised, not an O(M) ``np.insert`` of every array.
     """
 
     def __init__(self, voxel: float, max_points: int) -> None:
@@ -111,71 +129,128 @@ class FusedCloud:
         self.clear()
 
     def clear(self) -> None:
-        self._keys = np.zeros(0, np.int64)  # sorted
+        self._n = 0  # slots in use, holes included
+        self._tick = 0
         self._sum = np.zeros((0, 3), np.float64)
         self._csum = np.zeros((0, 3), np.float32)
-        self._count = np.zeros(0, np.float32)
-        self._seen = np.zeros(0, np.int64)
-        self._tick = 0
+        self._count = np.zeros(0, np.float32)  # 0 marks a hole
+        self._seen = np.zeros(0, np.int32)
+        self._free = np.zeros(0, np.int32)  # holes left by pruning
+        self._ikey, self._islot = np.zeros(0, np.int64), np.zeros(0, np.int32)  # sorted index
+        self._dkey, self._dslot = np.zeros(0, np.int64), np.zeros(0, np.int32)  # sorted delta
+
+    def _slots(self) -> tuple[np.ndarray, ...]:
+        return self._sum, self._csum, self._count, self._seen
+
+    def _grow(self, need: int) -> None:
+        """Room for ``need`` slots: 1.5x growth, never past the cap."""
+        cap = min(max(need, self._count.size * 3 // 2 + 64), max(self.max_points, need))
+        grown = []
+        for a in self._slots():
+            b = np.zeros((cap, *a.shape[1:]), a.dtype)
+            b[:self._n] = a[:self._n]
+            grown.append(b)
+        self._sum, self._csum, self._count, self._seen = grown
 
     def __len__(self) -> int:
-        return int(self._keys.size)
+        return self._n - int(self._free.size)
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self._keys, self._sum, self._csum, self._count, self._seen))
+        return sum(a.nbytes for a in (*self._slots(), self._free, self._ikey, self._islot,
+                                      self._dkey, self._dslot))
 
-    def _key(self, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _key_of(self, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q = np.floor(xyz * (1.0 / self.voxel)).astype(np.int64) + _HALF
         ok = np.all((q >= 0) & (q <= _MASK), axis=1)
         q = q[ok]
         return (q[:, 0] << (2 * _BITS)) | (q[:, 1] << _BITS) | q[:, 2], ok
 
+    def _lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Slot of each sorted key, -1 where absent."""
+        slot = np.full(keys.size, -1, np.int64)
+        for ikey, islot in ((self._ikey, self._islot), (self._dkey, self._dslot)):
+            if ikey.size == 0:
+                continue
+            pos = np.minimum(np.searchsorted(ikey, keys), ikey.size - 1)
+            hit = (ikey[pos] == keys) & (slot < 0)
+            slot[hit] = islot[pos[hit]]
+        return slot
+
     def add(self, xyz: np.ndarray, rgb: np.ndarray | None) -> None:
         """Fuse [N, 3] points (fixed frame) with optional [N, 3] uint8 colours."""
         if xyz.shape[0] == 0:
             return
-        self._tick += 1
         if rgb is None:
             rgb = np.full(xyz.shape, 128, np.uint8)
-        keys, ok = self._key(xyz)
+        keys, ok = self._key_of(xyz)
         xyz, rgb = xyz[ok], rgb[ok]
         if keys.size == 0:
             return
-        order, starts, ukeys = voxel_group(keys)  # group the frame's points first
-        cnt = np.diff(np.append(starts, keys.size)).astype(np.float32)
-        psum = np.add.reduceat(xyz[order], starts, axis=0, dtype=np.float64)
-        csum = np.add.reduceat(rgb[order], starts, axis=0, dtype=np.float64).astype(np.float32)
-        pos = np.searchsorted(self._keys, ukeys)
-        hit = pos < self._keys.size
-        hit[hit] = self._keys[pos[hit]] == ukeys[hit]
-        h = pos[hit]
+        self._tick += 1
+        if self._tick >= 2**31 - 2:  # int32 ticks: rebase (only their order matters)
+            live = self._count[:self._n] > 0
+            self._seen[:self._n][live] -= self._seen[:self._n][live].min()
+            self._tick = int(self._seen[:self._n][live].max()) + 1
+        inverse, ukeys, cnt = group_ids(keys)  # group the frame's points first
+        g = ukeys.size
+        psum = np.stack([np.bincount(inverse, xyz[:, k], g) for k in range(3)], axis=1)
+        csum = np.stack([np.bincount(inverse, rgb[:, k], g) for k in range(3)], axis=1)
+        slot = self._lookup(ukeys)
+        hit = slot >= 0
+        h = slot[hit]
         self._sum[h] += psum[hit]
         self._csum[h] += csum[hit]
         self._count[h] += cnt[hit]
         self._seen[h] = self._tick
         miss = ~hit
-        at = pos[miss]
-        self._keys = np.insert(self._keys, at, ukeys[miss])
-        self._sum = np.insert(self._sum, at, psum[miss], axis=0)
-        self._csum = np.insert(self._csum, at, csum[miss], axis=0)
-        self._count = np.insert(self._count, at, cnt[miss])
-        self._seen = np.insert(self._seen, at, self._tick)
-        self._enforce_cap()
+        self._insert(ukeys[miss], psum[miss], csum[miss], cnt[miss])
 
-    def _enforce_cap(self) -> None:
-        """Over the cap, prune to 90% of it, so the O(M) prune runs rarely, not every frame."""
-        if self._keys.size <= self.max_points:
+    def _insert(self, keys: np.ndarray, psum: np.ndarray, csum: np.ndarray,
+                cnt: np.ndarray) -> None:
+        """New voxels (sorted keys) into holes, then fresh slots; prune first when over the cap."""
+        target = int(self.max_points * 0.9)
+        if len(self) + keys.size > self.max_points:
+            if keys.size > target:  # one huge frame: keep part of it, as the old prune did
+                keys, psum, csum, cnt = keys[:target], psum[:target], csum[:target], cnt[:target]
+            self._prune(max(target - keys.size, 0))
+        m, n = keys.size, self._n
+        reuse = min(m, self._free.size)
+        fresh = m - reuse
+        if n + fresh > self._count.size:
+            self._grow(n + fresh)
+        slots = np.concatenate([self._free[:reuse], np.arange(n, n + fresh, dtype=np.int32)])
+        self._free = self._free[reuse:].copy()  # no view pinning the old buffer
+        self._n = n + fresh
+        self._sum[slots], self._csum[slots], self._count[slots] = psum, csum, cnt
+        self._seen[slots] = self._tick
+        self._dkey, self._dslot = _merge(self._dkey, self._dslot, keys, slots)
+        if self._dkey.size > max(4096, self._ikey.size // 8):
+            self._ikey, self._islot = _merge(self._ikey, self._islot, self._dkey, self._dslot)
+            self._dkey, self._dslot = np.zeros(0, np.int64), np.zeros(0, np.int32)
+
+    def _prune(self, keep: int) -> None:
+        """Keep the ``keep`` most recently seen voxels; the rest become holes (O(M), rare)."""
+        n = self._n
+        excess = len(self) - keep
+        if excess <= 0:
             return
-        excess = self._keys.size - int(self.max_points * 0.9)
-        drop = np.argpartition(self._seen, excess - 1)[:excess]
-        keep = np.ones(self._keys.size, bool)
-        keep[drop] = False
-        self._keys, self._sum, self._csum = self._keys[keep], self._sum[keep], self._csum[keep]
-        self._count, self._seen = self._count[keep], self._seen[keep]
+        seen = self._seen[:n]
+        seen[self._count[:n] == 0] = np.iinfo(np.int32).max  # holes are never picked
+        drop = np.argpartition(seen, excess - 1)[:excess].astype(np.int32)
+        self._count[drop] = 0
+        self._sum[drop], self._csum[drop] = 0.0, 0.0
+        self._free = np.concatenate([self._free, drop])
+        for name in ('_i', '_d'):  # drop the pruned voxels from the index (stays sorted)
+            ikey, islot = getattr(self, name + 'key'), getattr(self, name + 'slot')
+            live = self._count[islot] > 0
+            setattr(self, name + 'key', ikey[live])
+            setattr(self, name + 'slot', islot[live])
 
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """(xyz [M, 3] float32, rgb [M, 3] uint8): per-voxel means (new arrays)."""
-        c = self._count[:, None]
-        xyz = (self._sum / c).astype(np.float32)
-        rgb = np.clip(np.rint(self._csum / c), 0, 255).astype(np.uint8)
+        c = self._count[:self._n]
+        live = c > 0
+        c = c[live][:, None]
+        xyz = (self._sum[:self._n][live] / c).astype(np.float32)
+        rgb = np.clip(np.rint(self._csum[:self._n][live] / c), 0, 255).astype(np.uint8)
         return xyz, rgb

@@ -17,6 +17,10 @@ class TinyVLMConfig:
     layers: int = field(default=4, metadata={'help': 'LLM layers'})
     vision_depth: int = field(default=4, metadata={'help': 'vision transformer depth'})
     image_size: int = field(default=112, metadata={'help': 'image side (multiple of 28)'})
+    pretrain_steps: int = field(default=600, metadata={
+        'help': 'stage-0 language pretraining steps on the QA text (stands in for the '
+                'pretraining a real VLM had)'})
+    pretrain_lr: float = field(default=2e-3, metadata={'help': 'stage-0 peak learning rate'})
 
 
 @dataclass
@@ -29,6 +33,9 @@ class TrainConfig:
     stage: int = field(default=1, metadata={'help': '1: DRM only; 2: LLM + DRH'})
     init: str = field(default='', metadata={
         'help': 'stage 1: a VLM dir/name (empty = build tiny_vlm); stage 2: a GEODE dir'})
+    skip_stage1: bool = field(default=False, metadata={
+        'help': 'stage 2 without stage 1 (ablation): init is a VLM as in stage 1 (empty = '
+                'tiny_vlm), or a GEODE dir with an untrained DRM; the DRM stays fresh'})
     steps: int = field(default=300, metadata={'help': 'optimizer steps'})
     batch_size: int = field(default=8, metadata={'help': 'samples per micro-batch'})
     grad_accum: int = field(default=1, metadata={'help': 'micro-batches per optimizer step'})

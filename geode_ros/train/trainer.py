@@ -64,15 +64,17 @@ def load_records(root: str, stage: int, types: tuple[str, ...] = ()) -> list[QAR
     return records
 
 
-def build_initial_model(cfg: TrainConfig, records: list[QARecord]) -> GeodeModel:
+def build_initial_model(cfg: TrainConfig, records: list[QARecord], progress: bool = True
+                        ) -> GeodeModel:
     """Stage 1 starts from a VLM (a tiny one built on our QA text when ``init`` is empty);
-    stage 2 from a GEODE checkpoint (normally stage 1's ``model/``)."""
-    if cfg.stage == 2:
+    stage 2 from a GEODE checkpoint (normally stage 1's ``model/``), or with ``skip_stage1``
+    from a VLM as stage 1 does (fresh DRM) or a GEODE dir with an untrained DRM."""
+    if cfg.stage == 2 and not cfg.skip_stage1:
         if not cfg.init:
             raise GeodeError('stage 2 needs --init DIR: the stage-1 model directory')
-        model = GeodeModel.from_pretrained(cfg.init, device=cfg.model.device)
-        model.config.lora = cfg.model.lora
-        return model
+        return load_stage2_init(cfg, cfg.init)
+    if cfg.stage == 2 and cfg.init and (Path(cfg.init) / 'manifest.json').is_file():
+        return load_stage2_init(cfg, cfg.init)  # e.g. a stage-1 run's init/ (shared VLM)
     vlm = cfg.init
     if not vlm:
         from geode_ros.model.tiny import build_tiny_vlm
@@ -83,7 +85,47 @@ def build_initial_model(cfg: TrainConfig, records: list[QARecord]) -> GeodeModel
         vlm = str(build_tiny_vlm(t.arch, Path(cfg.out) / 'vlm', t.hidden, t.layers,
                                  t.vision_depth, t.image_size, corpus=corpus, seed=cfg.seed))
     torch.manual_seed(cfg.seed)
-    return GeodeModel.from_vlm(vlm, cfg.model)
+    model = GeodeModel.from_vlm(vlm, cfg.model)
+    if not cfg.init:
+        from geode_ros.train.pretrain import pretrain_language_model
+
+        losses = pretrain_language_model(model, records, cfg.tiny_vlm.pretrain_steps,
+                                         cfg.batch_size, cfg.tiny_vlm.pretrain_lr, cfg.seed,
+                                         progress)
+        if losses:
+            log.info('stage 0 language pretraining: loss %.3f -> %.3f', losses[0], losses[-1])
+    return model
+
+
+def load_stage2_init(cfg: TrainConfig, path: str | Path) -> GeodeModel:
+    """A GEODE checkpoint for stage 2, with the run's stage-2 switches applied: LoRA and
+    ``numeric_output`` from ``cfg.model``; ``use_drm`` only switched off, never on (a
+    model trained without the DRM has none to switch back on)."""
+    from geode_ros.model.config import NUMERIC_OUTPUTS
+
+    model = GeodeModel.from_pretrained(path, device=cfg.model.device)
+    mc, want = model.config, cfg.model
+    if want.numeric_output not in NUMERIC_OUTPUTS:
+        raise GeodeError(f'model.numeric_output must be one of {list(NUMERIC_OUTPUTS)}, '
+                         f'got {want.numeric_output!r}')
+    if mc.numeric_output != want.numeric_output:
+        log.info('numeric_output: %s (checkpoint) -> %s', mc.numeric_output, want.numeric_output)
+    if mc.use_drm and not want.use_drm:
+        log.info('use_drm: the checkpoint DRM is switched off for this run')
+    elif want.use_drm and not mc.use_drm:
+        log.warning('%s was trained without the DRM (use_drm=False); it stays off', path)
+    mc.lora, mc.numeric_output = want.lora, want.numeric_output
+    mc.use_drm = mc.use_drm and want.use_drm
+    return model
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Reject stage / switch combinations that cannot train (before any model is built)."""
+    if cfg.stage == 1 and cfg.skip_stage1:
+        raise GeodeError('skip_stage1 is a stage-2 option (train stage 2 without stage 1)')
+    if cfg.stage == 1 and not cfg.model.use_drm:
+        raise GeodeError('stage 1 trains only the DRM, and model.use_drm is false: train '
+                         'stage 2 directly (--stage 2 --skip-stage1)')
 
 
 def _lr_lambda(cfg: TrainConfig):
@@ -110,7 +152,12 @@ def _autocast(cfg: TrainConfig, device: torch.device):
 class Trainer:
     """One run of one stage (see the module docstring for the files it writes)."""
 
-    def __init__(self, cfg: TrainConfig, progress: bool = True) -> None:
+    def __init__(self, cfg: TrainConfig, progress: bool = True,
+                 scenes: SceneStore | None = None, eval_scenes: SceneStore | None = None
+                 ) -> None:
+        """``scenes`` / ``eval_scenes``: scene caches to reuse (valid for models that share
+        one frozen vision tower, as the ablation's variants do)."""
+        check_config(cfg)
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.progress = progress
@@ -132,7 +179,7 @@ class Trainer:
             self.model = GeodeModel.from_pretrained(init_dir, device=cfg.model.device)
             self.model.config.lora = cfg.model.lora
         else:
-            self.model = build_initial_model(cfg, self.records)
+            self.model = build_initial_model(cfg, self.records, progress)
             if self.rank == 0:
                 save_pretrained(self.model, init_dir)
         self.model.set_stage(cfg.stage)
@@ -144,9 +191,13 @@ class Trainer:
             raise GeodeError(f'stage {cfg.stage} has nothing to train')
         self.optim = torch.optim.AdamW(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.optim, _lr_lambda(cfg))
-        self.store = SceneStore(data_root(cfg.data), self.model, cfg.scene)
-        self.eval_store = SceneStore(data_root(cfg.eval_data), self.model, cfg.scene) \
-            if cfg.eval_data else None
+        self.store = scenes or SceneStore(data_root(cfg.data), self.model, cfg.scene)
+        self.eval_store = eval_scenes or (
+            SceneStore(data_root(cfg.eval_data), self.model, cfg.scene) if cfg.eval_data
+            else None)
+        for store in (self.store, self.eval_store):
+            if store is not None:
+                store.model = self.model  # encode any new scene with this run's model
         self.step = 0
         self.order: list[int] = []
         self.pos = 0

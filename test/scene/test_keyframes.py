@@ -41,3 +41,38 @@ def test_fused_cloud_means_and_cap():
     assert len(cloud) == 2  # over the cap of 3: pruned to 90%, least recently seen first
     assert sorted(np.round(xyz[:, 0], 1).tolist()) == [10.5, 20.5]
     assert cloud.nbytes() < 1000
+
+
+def test_fused_cloud_matches_reference_means_over_many_frames():
+    rng = np.random.default_rng(4)
+    cloud = FusedCloud(voxel=0.5, max_points=10_000)
+    sums, counts = {}, {}
+    for _ in range(40):
+        xyz = rng.uniform(-3, 3, (200, 3)).astype(np.float32)
+        rgb = rng.integers(0, 256, (200, 3), dtype=np.uint8)
+        cloud.add(xyz, rgb)
+        for p, c in zip(xyz.astype(np.float64), rgb):
+            k = tuple(np.floor(p / 0.5).astype(int))
+            s = sums.setdefault(k, np.zeros(6))
+            s += np.concatenate([p, c])
+            counts[k] = counts.get(k, 0) + 1
+    xyz, rgb = cloud.points()
+    assert len(cloud) == len(sums) == xyz.shape[0]
+    ref = np.array([sums[k] / counts[k] for k in sorted(sums)])
+    got = np.concatenate([xyz, rgb], 1)[np.lexsort(np.floor(xyz / 0.5).T[::-1])]
+    assert np.allclose(got[:, :3], ref[:, :3], atol=1e-5)
+    assert np.abs(got[:, 3:] - np.rint(ref[:, 3:])).max() <= 1
+
+
+def test_fused_cloud_prunes_to_holes_and_reuses_them():
+    cloud = FusedCloud(voxel=1.0, max_points=100)
+    for i in range(30):  # each frame: 20 new voxels along x
+        xyz = np.stack([np.arange(20) + 20.0 * i + 0.5, np.zeros(20), np.zeros(20)], 1)
+        cloud.add(xyz.astype(np.float32), None)
+        assert len(cloud) <= 100
+        again = cloud.points()[0]  # re-seeing the newest voxel keeps it: no duplicates
+        cloud.add(again[np.argmax(again[:, 0])][None], None)
+    xyz, _ = cloud.points()
+    assert len(cloud) == xyz.shape[0] and len(np.unique(np.floor(xyz), axis=0)) == len(cloud)
+    assert xyz[:, 0].max() > 579 and xyz[:, 0].min() > 400  # newest kept, oldest dropped
+    assert cloud.nbytes() <= 100 * 56 + 64

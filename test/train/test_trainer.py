@@ -31,7 +31,8 @@ def tiny_train_config(data: Path, out: Path, stage: int, steps: int, init: str =
         data=str(data), eval_data=str(data), out=str(out), stage=stage, init=init,
         steps=steps, batch_size=4, lr=3e-3, warmup_steps=1, eval_every=0,
         checkpoint_every=2, log_every=1, seed=0,
-        tiny_vlm=TinyVLMConfig(hidden=64, layers=2, vision_depth=1, image_size=56),
+        tiny_vlm=TinyVLMConfig(hidden=64, layers=2, vision_depth=1, image_size=56,
+                               pretrain_steps=2),
         model=GeodeConfig(
             drm=DRMConfig(num_points=128, num_groups=16, k_neighbors=8, width=32, heads=2,
                           point_layers=1, fusion_layers=1, readout_layers=1, dropout=0.0),

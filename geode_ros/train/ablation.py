@@ -1,0 +1,221 @@
+"""The paper's ablation at our scale: full GEODE vs. no DRM, DRH -> digits, stage 2 only.
+
+    python -m geode_ros.train.ablation --config config/train_default.yaml \\
+        --out out/ablation --steps1 N --steps2 M
+
+Four variants, each trained with the same budget of N + M optimizer steps:
+
+- ``full``:        stage 1 (N steps), then stage 2 (M steps) from it;
+- ``digits``:      stage 2 (M) from ``full``'s stage-1 model (stage 1 does not depend on
+                   ``numeric_output``, so it is shared), numbers and boxes spelled as text;
+- ``no_drm``:      stage 2 only (N + M), no ``<spatio>`` slots (``use_drm=False``);
+- ``stage2_only``: stage 2 only (N + M) with the fresh, frozen DRM.
+
+All start from one VLM, the ``init/`` of ``full``'s stage-1 run (the tiny VLM built and
+LM-pretrained once, or ``--init``), so they share weights, tokenizer and DRM
+initialisation. Each is scored on ``eval_data`` with ``geode_ros.train.evaluate``
+(baseline: the trivial predictor fitted on the training records) and the results go to
+``OUT/ablation.json`` and ``OUT/ablation.md``. A run whose ``model/`` exists with the
+same config is reused, an interrupted one resumes; use a fresh ``--out`` for a new setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import gc
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from geode_ros.cli.common import setup_logging
+from geode_ros.config import add_dataclass_args, apply_args, from_dict, load_yaml, to_dict
+from geode_ros.errors import GeodeError
+from geode_ros.model.config import QUESTION_TYPES
+from geode_ros.train.config import TrainConfig
+
+log = logging.getLogger('geode-ablation')
+
+VARIANTS: dict[str, str] = {
+    'full': 'GEODE: stage 1 (DRM) + stage 2 (LLM + DRH)',
+    'no_drm': 'without DRM: no `<spatio>` tokens, stage 2 only',
+    'digits': 'DRH replaced by digit-token decoding',
+    'stage2_only': 'stage 2 without stage 1 (fresh, frozen DRM)',
+}
+NOTE = ('Equal budget: every variant gets steps1 + steps2 optimizer steps. `digits` reuses '
+        "`full`'s stage-1 model (stage 1 does not depend on the numeric output head). "
+        'Scores in percent (VSI-Bench: MRA for numbers, exact match for choices; grounding: '
+        'mean 3D IoU, not part of overall).')
+
+
+@dataclass
+class Plan:
+    """One training run of a variant."""
+
+    variant: str
+    cfg: TrainConfig
+
+
+def plan_runs(base: TrainConfig, out: Path, steps1: int, steps2: int,
+              variants: tuple[str, ...] = tuple(VARIANTS)) -> list[Plan]:
+    """The training runs, in order (``full``'s stage 1 always: the others start from it)."""
+    if steps1 < 1 or steps2 < 1:
+        raise GeodeError('--steps1 and --steps2 must be >= 1')
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        raise GeodeError(f'unknown variant(s) {unknown}; known: {list(VARIANTS)}')
+
+    def run(name: str, stage: int, steps: int, init: str, skip: bool = False, **model
+            ) -> TrainConfig:
+        c = copy.deepcopy(base)
+        c.out, c.stage, c.steps, c.init = str(out / name), stage, steps, init
+        c.skip_stage1 = skip
+        for k, v in model.items():
+            setattr(c.model, k, v)
+        return c
+
+    s1 = run('full/stage1', 1, steps1, base.init, use_drm=True, numeric_output='drh')
+    s1_model, s1_init = str(out / 'full/stage1/model'), str(out / 'full/stage1/init')
+    plans = [Plan('full', s1)]
+    table = {
+        'full': run('full/stage2', 2, steps2, s1_model, use_drm=True, numeric_output='drh'),
+        'digits': run('digits/stage2', 2, steps2, s1_model, use_drm=True,
+                      numeric_output='digits'),
+        'no_drm': run('no_drm/stage2', 2, steps1 + steps2, s1_init, skip=True,
+                      use_drm=False, numeric_output='drh'),
+        'stage2_only': run('stage2_only/stage2', 2, steps1 + steps2, s1_init, skip=True,
+                           use_drm=True, numeric_output='drh'),
+    }
+    plans += [Plan(v, table[v]) for v in VARIANTS if v in variants]
+    return plans
+
+
+def _is_done(cfg: TrainConfig) -> bool:
+    run = Path(cfg.out)
+    saved = run / 'train_config.json'
+    return ((run / 'model' / 'manifest.json').is_file() and saved.is_file()
+            and json.loads(saved.read_text()) == json.loads(json.dumps(to_dict(cfg))))
+
+
+def run_ablation(base: TrainConfig, out: str | Path, steps1: int, steps2: int,
+                 variants: tuple[str, ...] = tuple(VARIANTS), limit: int = 0,
+                 progress: bool = True) -> dict:
+    """Train and score the variants; write ``ablation.json`` / ``ablation.md``; return the
+    JSON dict."""
+    from geode_ros.model.geode import GeodeModel
+    from geode_ros.train.evaluate import evaluate
+    from geode_ros.train.trainer import Trainer, load_records
+
+    if not base.eval_data:
+        raise GeodeError('the ablation scores on held-out data: set eval_data (--eval-data)')
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    plans = plan_runs(base, out, steps1, steps2, variants)
+    stores: dict = {}
+    for plan in plans:
+        if _is_done(plan.cfg):
+            log.info('%s: reusing %s/model', plan.variant, plan.cfg.out)
+            continue
+        log.info('%s: stage %d, %d steps -> %s', plan.variant, plan.cfg.stage, plan.cfg.steps,
+                 plan.cfg.out)
+        # one frozen vision tower for all variants: the scene caches carry over
+        trainer = Trainer(plan.cfg, progress, stores.get('train'), stores.get('eval'))
+        stores = {'train': trainer.store, 'eval': trainer.eval_store}
+        trainer.fit(resume=True)
+        del trainer
+        gc.collect()
+
+    train_records = load_records(base.data, 2, base.types)
+    eval_records = load_records(base.eval_data, 2, base.types)
+    eval_records = eval_records[:limit] if limit else eval_records
+    results: dict[str, dict] = {}
+    for plan in plans[1:]:
+        final = Path(plan.cfg.out) / 'model'
+        model = GeodeModel.from_pretrained(final, device=base.model.device)
+        store = stores.get('eval')
+        if store is None:  # every run was reused: build the cache once here
+            from geode_ros.train.scenes import SceneStore
+            from geode_ros.train.trainer import data_root
+            store = SceneStore(data_root(base.eval_data), model, base.scene)
+            stores['eval'] = store
+        store.model = model
+        res = evaluate(model, eval_records, store, base.batch_size, train_records, progress)
+        stages = ([{'stage': 1, 'steps': steps1, 'run': plans[0].cfg.out}]
+                  if plan.variant in ('full', 'digits') else [])
+        stages.append({'stage': 2, 'steps': plan.cfg.steps, 'run': plan.cfg.out})
+        results[plan.variant] = {'description': VARIANTS[plan.variant], 'model': str(final),
+                                 'stages': stages, 'eval': res.to_json(),
+                                 'summary': res.summary, 'baseline': res.baseline}
+        del model
+        gc.collect()
+    report = {'steps1': steps1, 'steps2': steps2, 'budget_steps': steps1 + steps2,
+              'data': base.data, 'eval_data': base.eval_data, 'n_eval': len(eval_records),
+              'note': NOTE, 'variants': results}
+    (out / 'ablation.json').write_text(json.dumps(report, indent=2) + '\n')
+    (out / 'ablation.md').write_text(markdown_table(report))
+    return report
+
+
+def markdown_table(report: dict) -> str:
+    """Rows = variants (+ the trivial baseline), columns = per-type scores + overall."""
+    variants = report['variants']
+    present = {t for v in variants.values() for t in v['summary']}
+    types = [t for t in QUESTION_TYPES if t in present]
+    cols = types + ['overall']
+    lines = ['| variant | ' + ' | '.join(cols) + ' |', '|---' * (len(cols) + 1) + '|']
+
+    def row(name: str, scores: dict) -> str:
+        cells = [f'{scores[c]:.1f}' if scores.get(c) is not None else '-' for c in cols]
+        return f'| {name} | ' + ' | '.join(cells) + ' |'
+
+    for name, v in variants.items():
+        lines.append(row(name, v['summary']))
+    if variants:
+        lines.append(row('baseline (trivial)', next(iter(variants.values()))['baseline']))
+    head = (f'# GEODE ablation ({report["budget_steps"]} optimizer steps per variant: '
+            f'steps1={report["steps1"]}, steps2={report["steps2"]}; '
+            f'{report["n_eval"]} held-out questions)\n\n')
+    desc = '\n'.join(f'- `{k}`: {v["description"]}' for k, v in variants.items())
+    return head + '\n'.join(lines) + '\n\n' + desc + '\n\n' + NOTE + '\n'
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='python -m geode_ros.train.ablation', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', help='YAML file with TrainConfig fields')
+    parser.add_argument('--steps1', type=int, required=True, help='stage-1 steps (N)')
+    parser.add_argument('--steps2', type=int, required=True, help='stage-2 steps (M)')
+    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS),
+                        help='variants to train and score (full stage 1 always runs)')
+    parser.add_argument('--limit', type=int, default=0, help='score only the first N questions')
+    parser.add_argument('--quiet', action='store_true', help='no progress bars')
+    add_dataclass_args(parser, TrainConfig())
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 on bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for name in ('stage', 'steps', 'skip_stage1'):
+        if getattr(args, name) is not None:
+            parser.error(f'--{name.replace("_", "-")} is set per variant by the ablation')
+    setup_logging(args.quiet)
+    try:
+        cfg = load_yaml(TrainConfig, args.config) if args.config else TrainConfig()
+        out = args.out or 'out/ablation'
+        cfg = from_dict(TrainConfig, to_dict(apply_args(cfg, args)))
+        report = run_ablation(cfg, out, args.steps1, args.steps2, tuple(args.variants),
+                              args.limit, progress=not args.quiet)
+    except GeodeError as exc:
+        print(f'ablation: error: {exc}', file=sys.stderr)
+        return 2
+    print((Path(out) / 'ablation.md').read_text())
+    return 0 if report['variants'] else 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())
