@@ -45,7 +45,7 @@ model: setup
 	$(VENV)/bin/geode-synth --scenes 16 --out data/val --seed 100000 --workers 2
 	$(VENV)/bin/geode-train --config $(TRAIN_CFG) --stage 1 --out out/train/stage1
 	$(VENV)/bin/geode-train --config $(TRAIN_CFG) --stage 2 --out out/train/stage2 \
-	  --init out/train/stage1/model --steps 400 --lr 0.0005
+	  --init out/train/stage1/model --steps 1500 --lr 0.0005 --eval-every 250
 	rm -rf models/geode-tiny && mkdir -p models && cp -r out/train/stage2/model models/geode-tiny
 	$(VENV)/bin/geode-eval --model models/geode-tiny --data data/val --train-data data/train \
 	  --json models/geode-tiny-eval.json

@@ -18,8 +18,8 @@ log = logging.getLogger('geode-demo')
 
 DEFAULT_MODEL = Path('models') / 'geode-tiny'  # relative to the repository root
 DEFAULT_SCENE = Path('assets') / 'demo_scene'
-TRAIN_HINT = """to create {model}, train the tiny model (see README, 'Training'):
-  make model"""
+TRAIN_HINT = """to create {model}, train the tiny model (README, 'Training the shipped model'):
+  make model   # geode-synth, then geode-train --stage 1 and --stage 2, then geode-eval"""
 EPILOG = """Ingests the scene's RGB-D frames through SpatialQueryEngine, asks one or two
 questions of every type in its QA (the first ones in file order), scores them the
 VSI-Bench way and writes OUT/demo.png, OUT/answers.json and OUT/demo.mcap

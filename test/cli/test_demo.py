@@ -22,7 +22,8 @@ def _tiny(out: Path, stage: int, init: str = '') -> TrainConfig:
     return TrainConfig(
         data=str(SCENE), eval_data='', out=str(out), stage=stage, init=init, steps=1,
         batch_size=2, lr=3e-3, warmup_steps=1, eval_every=0, checkpoint_every=0, log_every=1,
-        seed=0, tiny_vlm=TinyVLMConfig(hidden=64, layers=2, vision_depth=1, image_size=56),
+        seed=0, tiny_vlm=TinyVLMConfig(hidden=64, layers=2, vision_depth=1, image_size=56,
+                                        pretrain_steps=2),
         model=GeodeConfig(
             drm=DRMConfig(num_points=128, num_groups=16, k_neighbors=8, width=32, heads=2,
                           point_layers=1, fusion_layers=1, readout_layers=1, dropout=0.0),

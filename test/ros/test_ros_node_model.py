@@ -1,0 +1,86 @@
+"""geode_node with the shipped GEODE model, over real DDS: answers, boxes and markers.
+
+Same synthetic camera as test_ros_node_e2e, but the node loads ``models/geode-tiny``
+(committed in the repository), so the answer comes from the DRM + VLM + DRH path and
+a grounding question must come back as a box and as RViz markers.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+pytest.importorskip('geode_ros.srv')
+from test_ros_node_e2e import TOPICS, WAIT, Camera  # noqa: E402
+from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+MODEL = Path(__file__).resolve().parents[2] / 'models' / 'geode-tiny'
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope='module')
+def model_node():
+    assert (MODEL / 'manifest.json').is_file(), f'the shipped model is missing: {MODEL}'
+    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args',
+            '-p', f'model:={MODEL}', '-p', 'device:=cpu', '-p', 'pose_source:=topic',
+            '-p', 'status_period:=0.25', '-p', 'sync_slop:=0.02', '-p', 'pose_max_age:=0.05']
+    args += [a for key, topic in TOPICS.items() for a in ('-p', f'topics.{key}:={topic}')]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cam = Camera()
+    markers: list[MarkerArray] = []
+    got = threading.Event()
+
+    def on_markers(msg: MarkerArray) -> None:
+        markers.append(msg)
+        got.set()
+
+    cam.node.create_subscription(MarkerArray, 'geode/markers', on_markers, 10)
+    try:
+        cam.wait_connected()
+        yield cam, markers, got
+    finally:
+        cam.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        print(proc.stdout.read() if proc.stdout else '')
+
+
+def test_model_answers_numbers_and_boxes_with_markers(model_node):
+    cam, markers, got = model_node
+    last = 0.0
+    for k in range(18):
+        last = cam.publish_frame(math.radians(20 * k))
+        time.sleep(0.05)
+    cam.wait_status(lambda s: s['node']['last_stamp'] >= last - 0.2 and s['keyframes'] >= 5)
+
+    count = cam.query('How many chair(s) are in this room?')
+    assert count.success, count.message
+    assert len(count.values) == 1 and math.isfinite(count.values[0]) and count.values[0] > 0
+    assert count.answer.strip()
+
+    got.clear()
+    where = cam.query('Where is the sofa? Give its 3D bounding box.')
+    assert where.success, where.message
+    assert len(where.boxes) == 1
+    box = where.boxes[0]
+    assert box.label == 'sofa' and min(box.size.x, box.size.y, box.size.z) > 0
+    assert where.header.frame_id == 'map'
+    assert got.wait(WAIT), 'no MarkerArray after a box answer'
+    shapes = [m.type for m in markers[-1].markers]
+    assert shapes[0] == Marker.DELETEALL or markers[-1].markers[0].action == Marker.DELETEALL
+    assert Marker.CUBE in shapes and Marker.TEXT_VIEW_FACING in shapes
+
+    bad = cam.query('Tell me a joke about robots.')
+    assert not bad.success and 'cannot parse the question' in bad.message
