@@ -13,6 +13,7 @@ help:
 	@echo 'make lint   - ruff'
 	@echo 'make bench  - ingest and model benchmarks (JSON in out/bench)'
 	@echo 'make model  - regenerate data and retrain the shipped models/geode-tiny (CPU, ~1 h)'
+	@echo 'make ablation - the ablation table of the README (after make model)'
 	@echo 'make clean  - remove build outputs (keeps .venv)'
 
 setup:
@@ -49,6 +50,11 @@ model: setup
 	rm -rf models/geode-tiny && mkdir -p models && cp -r out/train/stage2/model models/geode-tiny
 	$(VENV)/bin/geode-eval --model models/geode-tiny --data data/val --train-data data/train \
 	  --json models/geode-tiny-eval.json
+
+# The paper's ablation at our scale (needs data/ from `make model`; ~25 min on 2 cores).
+ablation: setup
+	$(VENV)/bin/python -m geode_ros.train.ablation --config $(TRAIN_CFG) --out out/ablation \
+	  --steps1 150 --steps2 300
 
 clean:
 	rm -rf build install log out .pytest_cache

@@ -52,3 +52,16 @@ def test_every_console_script_reports_the_package_version(name, capsys):
         module.main(['--version'])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip().endswith(geode_ros.__version__)
+
+
+def test_bench_query_on_the_shipped_model_and_demo_scene(tmp_path):
+    import json
+
+    from geode_ros.cli import bench
+
+    out = tmp_path / 'query.json'
+    assert bench.main(['query', '--json', str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result['frames'] == 32 and result['keyframes'] >= 8
+    assert result['questions'] == 40 and result['query_ms_median'] > 0
+    assert result['ingest_fps'] > 0 and result['drm_ms_median'] > 0

@@ -1,7 +1,8 @@
 """geode-bench: performance checks that print ratios against a baseline run in the same process.
 
 Subcommands: ingest (ours vs Open3D), memory (bounded scene memory), model (DRH vs digit
-decoding, quantised weight memory and error, query latency breakdown).
+decoding, quantised weight memory and error, latency breakdown), query (ingest rate and
+query latency of the engine with a trained model).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from geode_ros.version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """One subcommand per benchmark, each from its module's add_arguments/run pair."""
+    from geode_ros.cli import bench_query
     from geode_ros.model import bench_model
     from geode_ros.scene import bench_ingest
 
@@ -32,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     model = sub.add_parser('model', help='DRH vs digit decoding, int8/int4 memory, latency')
     bench_model.add_arguments(model)
     model.set_defaults(func=bench_model.run)
+    query = sub.add_parser('query', help='engine ingest rate and query latency with a model')
+    bench_query.add_arguments(query)
+    query.set_defaults(func=bench_query.run)
     return parser
 
 

@@ -1,0 +1,78 @@
+"""``geode-bench query``: what a robot sees: ingest rate and query latency of the engine.
+
+Replays a frames folder through ``SpatialQueryEngine`` with the model as its reasoner
+(keyframe vision features are encoded on insertion, as in the node), then asks every
+question of the folder's QA file and reports the latency distribution and its split
+into vision encode / DRM / prefill / decode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from geode_ros.errors import GeodeError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from geode_ros.cli.common import repo_root
+
+    parser.add_argument('--model', default=str(repo_root() / 'models' / 'geode-tiny'),
+                        help='GEODE model directory (default: the shipped model)')
+    parser.add_argument('--scene', default=str(repo_root() / 'assets' / 'demo_scene'),
+                        help='geode-synth directory (qa.jsonl + scenes/); first scene used')
+    parser.add_argument('--device', default='cpu', help='torch device')
+    parser.add_argument('--quantization', default=None, choices=['int8', 'int4'],
+                        help='weight-only quantisation of the LLM linears')
+    parser.add_argument('--json', dest='json_out', default=None, help='write results here')
+
+
+def run(args: argparse.Namespace) -> dict:
+    from geode_ros.data.frames import FramesFolder
+    from geode_ros.data.qa import load_qa
+    from geode_ros.model.geode import GeodeModel
+    from geode_ros.scene.engine import SpatialQueryEngine
+    from geode_ros.train.scenes import question_with_options
+
+    root = Path(args.scene)
+    records = load_qa(root / 'qa.jsonl')
+    if not records:
+        raise GeodeError(f'no questions in {root / "qa.jsonl"}')
+    scene = records[0].scene
+    records = [r for r in records if r.scene == scene]
+    model = GeodeModel.from_pretrained(args.model, device=args.device,
+                                       quantization=args.quantization)
+    engine = SpatialQueryEngine(reasoner=model)
+    frames = list(FramesFolder(root / scene))
+    start = time.perf_counter()
+    for frame in frames:
+        engine.ingest_frame(frame)
+    ingest_s = time.perf_counter() - start
+    engine.query(question_with_options(records[0]))  # warm-up
+    latencies, parts = [], {}
+    for rec in records:
+        t0 = time.perf_counter()
+        answer = engine.query(question_with_options(rec))
+        latencies.append(time.perf_counter() - t0)
+        for k in ('drm', 'prefill', 'decode'):
+            parts.setdefault(k, []).append(answer.timings.get(k, 0.0))
+    ms = sorted(1000 * x for x in latencies)
+    result = {
+        'frames': len(frames), 'keyframes': engine.stats().get('keyframes'),
+        'ingest_fps': len(frames) / ingest_s, 'questions': len(ms),
+        'query_ms_median': statistics.median(ms), 'query_ms_p90': ms[int(0.9 * (len(ms) - 1))],
+        **{f'{k}_ms_median': 1000 * statistics.median(v) for k, v in parts.items()},
+        'device': args.device, 'quantization': args.quantization,
+    }
+    print(f"ingest {result['frames']} frames ({result['keyframes']} keyframes encoded): "
+          f"{result['ingest_fps']:.1f} frames/s")
+    print(f"query latency over {len(ms)} questions: median {result['query_ms_median']:.0f} ms, "
+          f"p90 {result['query_ms_p90']:.0f} ms (DRM {result['drm_ms_median']:.0f}, prefill "
+          f"{result['prefill_ms_median']:.0f}, decode {result['decode_ms_median']:.0f} ms)")
+    if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + '\n')
+    return result
