@@ -98,9 +98,9 @@ def build_initial_model(cfg: TrainConfig, records: list[QARecord], progress: boo
 
 
 def load_stage2_init(cfg: TrainConfig, path: str | Path) -> GeodeModel:
-    """A GEODE checkpoint for stage 2, with the run's stage-2 switches applied: LoRA and
-    ``numeric_output`` from ``cfg.model``; ``use_drm`` only switched off, never on (a
-    model trained without the DRM has none to switch back on)."""
+    """A GEODE checkpoint for stage 2, with the run's stage-2 switches applied: LoRA,
+    ``numeric_output`` and the DRH loss weights from ``cfg.model``; ``use_drm`` only
+    switched off, never on (a model trained without the DRM has none to switch back on)."""
     from geode_ros.model.config import NUMERIC_OUTPUTS
 
     model = GeodeModel.from_pretrained(path, device=cfg.model.device)
@@ -116,6 +116,8 @@ def load_stage2_init(cfg: TrainConfig, path: str | Path) -> GeodeModel:
         log.warning('%s was trained without the DRM (use_drm=False); it stays off', path)
     mc.lora, mc.numeric_output = want.lora, want.numeric_output
     mc.use_drm = mc.use_drm and want.use_drm
+    for name in ('reg_loss_weight', 'box_loss_weight', 'box_iou_weight'):  # this run's losses
+        setattr(mc.drh, name, getattr(want.drh, name))
     return model
 
 

@@ -66,8 +66,10 @@ def test_stage1_then_stage2_losses_fall_and_only_intended_weights_change(dataset
             assert torch.equal(p, frozen[n]), f'stage 1 changed {n}'
     assert (final1 / 'manifest.json').is_file()
 
-    t2 = Trainer(tiny_train_config(dataset, tmp_path / 's2', 2, steps=12, init=str(final1)),
-                 progress=False)
+    cfg2 = tiny_train_config(dataset, tmp_path / 's2', 2, steps=12, init=str(final1))
+    cfg2.model.drh.reg_loss_weight = 2.5  # a stage-2 setting: must override the checkpoint's
+    t2 = Trainer(cfg2, progress=False)
+    assert t2.model.config.drh.reg_loss_weight == 2.5
     before2 = _losses(t2, fixed)
     drm = {n: p.detach().clone() for n, p in t2.model.named_parameters() if n.startswith('drm.')}
     t2.fit()
