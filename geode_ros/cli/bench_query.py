@@ -30,6 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--json', dest='json_out', default=None, help='write results here')
 
 
+def _device_name(device: str) -> str:
+    import torch
+
+    if device.startswith('cuda') and torch.cuda.is_available():
+        return f'{device} ({torch.cuda.get_device_name(torch.device(device))})'
+    return device
+
+
 def run(args: argparse.Namespace) -> dict:
     from geode_ros.data.frames import FramesFolder
     from geode_ros.data.qa import load_qa
@@ -65,8 +73,9 @@ def run(args: argparse.Namespace) -> dict:
         'ingest_fps': len(frames) / ingest_s, 'questions': len(ms),
         'query_ms_median': statistics.median(ms), 'query_ms_p90': ms[int(0.9 * (len(ms) - 1))],
         **{f'{k}_ms_median': 1000 * statistics.median(v) for k, v in parts.items()},
-        'device': args.device, 'quantization': args.quantization,
+        'device': _device_name(args.device), 'quantization': args.quantization,
     }
+    print(f"device: {result['device']}")
     print(f"ingest {result['frames']} frames ({result['keyframes']} keyframes encoded): "
           f"{result['ingest_fps']:.1f} frames/s")
     print(f"query latency over {len(ms)} questions: median {result['query_ms_median']:.0f} ms, "

@@ -7,29 +7,18 @@ from pathlib import Path
 
 import cv2
 import pytest
+from tiny_configs import tiny_train_config
 
 from geode_ros.cli import demo
 from geode_ros.cli.common import repo_root
 from geode_ros.data.qa import load_qa
-from geode_ros.model.config import DRHConfig, DRMConfig, GeodeConfig
-from geode_ros.scene.config import SceneConfig
-from geode_ros.train.config import TinyVLMConfig, TrainConfig
+from geode_ros.train.config import TrainConfig
 
 SCENE = repo_root() / 'assets' / 'demo_scene'
 
 
 def _tiny(out: Path, stage: int, init: str = '') -> TrainConfig:
-    return TrainConfig(
-        data=str(SCENE), eval_data='', out=str(out), stage=stage, init=init, steps=1,
-        batch_size=2, lr=3e-3, warmup_steps=1, eval_every=0, checkpoint_every=0, log_every=1,
-        seed=0, tiny_vlm=TinyVLMConfig(hidden=64, layers=2, vision_depth=1, image_size=56,
-                                        pretrain_steps=2),
-        model=GeodeConfig(
-            drm=DRMConfig(num_points=128, num_groups=16, k_neighbors=8, width=32, heads=2,
-                          point_layers=1, fusion_layers=1, readout_layers=1, dropout=0.0),
-            drh=DRHConfig(hidden=32), max_new_tokens=4, prompt_images=1, max_keyframes=2),
-        scene=SceneConfig(max_keyframes=4, voxel_size_m=0.1),
-    )
+    return tiny_train_config(SCENE, out, stage, steps=1, init=init, batch_size=2)
 
 
 @pytest.fixture(scope='module')

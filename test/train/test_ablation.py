@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_configs import tiny_train_config
 
 from geode_ros.config import to_dict
 from geode_ros.data.synth import SynthConfig, generate_dataset
 from geode_ros.errors import GeodeError
-from geode_ros.model.config import DRHConfig, DRMConfig, GeodeConfig
-from geode_ros.scene.config import SceneConfig
 from geode_ros.train import ablation
-from geode_ros.train.config import TinyVLMConfig, TrainConfig
+from geode_ros.train.config import TrainConfig
 from geode_ros.train.trainer import Trainer
 
 
@@ -27,18 +26,7 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def tiny_config(data: Path, out: Path, stage: int = 2, steps: int = 2) -> TrainConfig:
-    return TrainConfig(
-        data=str(data), eval_data=str(data), out=str(out), stage=stage, steps=steps,
-        batch_size=4, lr=3e-3, warmup_steps=1, eval_every=0, checkpoint_every=0,
-        log_every=1, seed=0,
-        tiny_vlm=TinyVLMConfig(hidden=64, layers=2, vision_depth=1, image_size=56,
-                               pretrain_steps=2),
-        model=GeodeConfig(
-            drm=DRMConfig(num_points=128, num_groups=16, k_neighbors=8, width=32, heads=2,
-                          point_layers=1, fusion_layers=1, readout_layers=1, dropout=0.0),
-            drh=DRHConfig(hidden=32), max_new_tokens=4, prompt_images=1, max_keyframes=2),
-        scene=SceneConfig(max_keyframes=4, voxel_size_m=0.1),
-    )
+    return tiny_train_config(data, out, stage, steps, eval_data=data)
 
 
 def test_skip_stage1_trains_stage2_from_a_fresh_vlm(dataset, tmp_path):

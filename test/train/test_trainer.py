@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_configs import tiny_train_config as shared_tiny_config
 
 from geode_ros.cli import eval as eval_cli
 from geode_ros.cli import train as train_cli
 from geode_ros.data.synth import SynthConfig, generate_dataset
-from geode_ros.model.config import DRHConfig, DRMConfig, GeodeConfig
-from geode_ros.scene.config import SceneConfig
-from geode_ros.train.config import TinyVLMConfig, TrainConfig
+from geode_ros.train.config import TrainConfig
 from geode_ros.train.trainer import Trainer
 
 
@@ -27,18 +26,8 @@ def dataset(tmp_path_factory) -> Path:
 
 def tiny_train_config(data: Path, out: Path, stage: int, steps: int, init: str = ''
                       ) -> TrainConfig:
-    return TrainConfig(
-        data=str(data), eval_data=str(data), out=str(out), stage=stage, init=init,
-        steps=steps, batch_size=4, lr=3e-3, warmup_steps=1, eval_every=0,
-        checkpoint_every=2, log_every=1, seed=0,
-        tiny_vlm=TinyVLMConfig(hidden=64, layers=2, vision_depth=1, image_size=56,
-                               pretrain_steps=2),
-        model=GeodeConfig(
-            drm=DRMConfig(num_points=128, num_groups=16, k_neighbors=8, width=32, heads=2,
-                          point_layers=1, fusion_layers=1, readout_layers=1, dropout=0.0),
-            drh=DRHConfig(hidden=32), max_new_tokens=4, prompt_images=1, max_keyframes=2),
-        scene=SceneConfig(max_keyframes=4, voxel_size_m=0.1),
-    )
+    return shared_tiny_config(data, out, stage, steps, init=init, eval_data=data,
+                              checkpoint_every=2)
 
 
 def _losses(trainer: Trainer, batch_indices: list[int]) -> float:
