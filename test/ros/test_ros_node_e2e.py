@@ -165,14 +165,17 @@ def test_query_before_any_frame_says_so(camera):
 
 
 def test_room_size_from_a_turning_camera(camera):
-    last = 0.0
-    for _ in range(2):  # two turns: robust to a dropped best-effort frame
+    # The camera keeps turning (at most four turns) until the room is covered: on a
+    # loaded machine a frame whose pose has not arrived yet is dropped, as on a robot.
+    for _ in range(4):
         for k in range(18):
             last = camera.publish_frame(math.radians(20 * k))
             time.sleep(0.05)
-    status = camera.wait_status(lambda s: s['node']['last_stamp'] >= last - 0.2)
+        status = camera.wait_status(lambda s, t=last: s['node']['last_stamp'] >= t - 0.2)
+        reply = camera.query(ROOM_QUESTION)
+        if reply.success and 14.0 < reply.values[0] < 26.0:
+            break
     assert status['keyframes'] >= 10 and status['points'] > 1000
-    reply = camera.query(ROOM_QUESTION)
     assert reply.success, reply.message
     assert reply.message == '' and 'square meters' in reply.answer
     assert 14.0 < reply.values[0] < 26.0  # 4 m x 5 m room
