@@ -25,18 +25,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='geode-bench', description=__doc__)
     parser.add_argument('--version', action='version', version=f'geode-bench {__version__}')
     sub = parser.add_subparsers(dest='command', required=True)
-    ingest = sub.add_parser('ingest', help='our RGB-D ingest vs Open3D on a frames folder')
-    bench_ingest.add_arguments(ingest)
-    ingest.set_defaults(func=bench_ingest.run)
-    memory = sub.add_parser('memory', help='ingest many frames; memory must stay bounded')
-    bench_ingest.add_memory_arguments(memory)
-    memory.set_defaults(func=bench_ingest.run_memory)
-    model = sub.add_parser('model', help='DRH vs digit decoding, int8/int4 memory, latency')
-    bench_model.add_arguments(model)
-    model.set_defaults(func=bench_model.run)
-    query = sub.add_parser('query', help='engine ingest rate and query latency with a model')
-    bench_query.add_arguments(query)
-    query.set_defaults(func=bench_query.run)
+    commands = (
+        ('ingest', 'our RGB-D ingest vs Open3D on a frames folder',
+         bench_ingest.add_arguments, bench_ingest.run),
+        ('memory', 'ingest many frames; memory must stay bounded',
+         bench_ingest.add_memory_arguments, bench_ingest.run_memory),
+        ('model', 'DRH vs digit decoding, int8/int4 memory, latency',
+         bench_model.add_arguments, bench_model.run),
+        ('query', 'engine ingest rate and query latency with a model',
+         bench_query.add_arguments, bench_query.run),
+    )
+    for name, helptext, add_arguments, run in commands:
+        command = sub.add_parser(name, help=helptext)
+        add_arguments(command)
+        command.set_defaults(func=run)
     return parser
 
 

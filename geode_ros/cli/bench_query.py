@@ -18,15 +18,13 @@ from geode_ros.errors import GeodeError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from geode_ros.cli.common import repo_root
+    from geode_ros.cli.common import add_runtime_arguments, repo_root
 
     parser.add_argument('--model', default=str(repo_root() / 'models' / 'geode-tiny'),
                         help='GEODE model directory (default: the shipped model)')
     parser.add_argument('--scene', default=str(repo_root() / 'assets' / 'demo_scene'),
                         help='geode-synth directory (qa.jsonl + scenes/); first scene used')
-    parser.add_argument('--device', default='cpu', help='torch device')
-    parser.add_argument('--quantization', default=None, choices=['int8', 'int4'],
-                        help='weight-only quantisation of the LLM linears')
+    add_runtime_arguments(parser)
     parser.add_argument('--json', dest='json_out', default=None, help='write results here')
 
 
@@ -39,9 +37,9 @@ def _device_name(device: str) -> str:
 
 
 def run(args: argparse.Namespace) -> dict:
+    from geode_ros.cli.common import load_reasoner
     from geode_ros.data.frames import FramesFolder
     from geode_ros.data.qa import load_qa
-    from geode_ros.model.geode import GeodeModel
     from geode_ros.scene.engine import SpatialQueryEngine
     from geode_ros.train.scenes import question_with_options
 
@@ -51,8 +49,7 @@ def run(args: argparse.Namespace) -> dict:
         raise GeodeError(f'no questions in {root / "qa.jsonl"}')
     scene = records[0].scene
     records = [r for r in records if r.scene == scene]
-    model = GeodeModel.from_pretrained(args.model, device=args.device,
-                                       quantization=args.quantization)
+    model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
     engine = SpatialQueryEngine(reasoner=model)
     frames = list(FramesFolder(root / scene))
     start = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -28,6 +29,14 @@ def setup_logging(quiet: bool = False) -> None:
 def repo_root() -> Path:
     """The source checkout: the parent of the ``geode_ros`` package directory."""
     return Path(__file__).resolve().parents[2]
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """--device / --dtype / --quantization: how a GEODE model is loaded (all tools alike)."""
+    parser.add_argument('--device', default='cpu', help='torch device for the model (cpu, cuda)')
+    parser.add_argument('--dtype', default=None, help='float32, float16 or bfloat16')
+    parser.add_argument('--quantization', default=None, choices=['int8', 'int4'],
+                        help='weight-only quantisation of the LLM linears')
 
 
 def load_reasoner(model: str | None, device: str = 'cpu', dtype: str | None = None,

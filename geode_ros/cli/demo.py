@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geode_ros.cli.common import setup_logging
+from geode_ros.cli.common import add_runtime_arguments, setup_logging
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
@@ -66,10 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                              f'<repo>/{DEFAULT_SCENE}); its first scene is used')
     parser.add_argument('--out', default='out/demo', help='output directory')
     parser.add_argument('--per-type', type=int, default=2, help='questions per type (1 or 2)')
-    parser.add_argument('--device', default='cpu', help='torch device for the model')
-    parser.add_argument('--dtype', default=None, help='float32, float16 or bfloat16')
-    parser.add_argument('--quantization', default=None, choices=['int8', 'int4'],
-                        help='weight-only quantisation of the LLM linears')
+    add_runtime_arguments(parser)
     parser.add_argument('--quiet', action='store_true', help='warnings and the table only')
     return parser
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from geode_ros.cli.common import setup_logging
+from geode_ros.cli.common import add_runtime_arguments, load_reasoner, setup_logging
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
@@ -40,10 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--limit', type=int, default=0, help='score only the first N questions')
     parser.add_argument('--types', nargs='+', default=None, help='only these question types')
     parser.add_argument('--batch-size', type=int, default=8, help='questions per forward')
-    parser.add_argument('--device', default='cpu', help='torch device (cpu, cuda)')
-    parser.add_argument('--dtype', default=None, help='float32, float16 or bfloat16')
-    parser.add_argument('--quantization', default=None, choices=['int8', 'int4'],
-                        help='weight-only quantisation of the LLM linears')
+    add_runtime_arguments(parser)
     parser.add_argument('--json', default=None, help='write the results as JSON here')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
     return parser
@@ -62,7 +59,6 @@ def _load_records(path: Path):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 on bad input)."""
-    from geode_ros.model.geode import GeodeModel
     from geode_ros.train.evaluate import evaluate, format_table
     from geode_ros.train.scenes import SceneStore
 
@@ -78,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if not records:
             raise GeodeError(f'no questions to score in {data}')
         train = _load_records(Path(args.train_data)) if args.train_data else None
-        model = GeodeModel.from_pretrained(args.model, device=args.device, dtype=args.dtype,
-                                           quantization=args.quantization)
+        model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
         root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
         store = SceneStore(root, model)
         result = evaluate(model, records, store, args.batch_size, train, not args.quiet)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from geode_ros.cli.common import setup_logging
+from geode_ros.cli.common import add_runtime_arguments, setup_logging
 from geode_ros.config import add_dataclass_args, from_dict, to_dict
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
@@ -105,8 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--out', default='out/replay', help='output directory')
     parser.add_argument('--model', default=None,
                         help='GEODE model directory (default: geometric baseline, room size only)')
-    parser.add_argument('--device', default='cpu', help='torch device for --model')
-    parser.add_argument('--dtype', default=None, help='float32, float16 or bfloat16')
+    add_runtime_arguments(parser)
     parser.add_argument('--rate', type=float, default=1.0,
                         help="playback speed: 1 = the bag's pace, 2 = twice as fast, "
                              '0 = as fast as possible')
@@ -221,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             raise GeodeError(f'--rate must be >= 0 (0 = as fast as possible), got {args.rate}')
         questions = load_questions(args.questions)
         cfg = scene_config(args)
-        reasoner = load_reasoner(args.model, args.device, args.dtype)
+        reasoner = load_reasoner(args.model, args.device, args.dtype, args.quantization)
         engine = SpatialQueryEngine(cfg, reasoner)
         topics = BagTopics(args.rgb_topic, args.depth_topic, args.camera_info_topic,
                            args.pose_topic)

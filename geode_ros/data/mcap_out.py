@@ -25,7 +25,7 @@ from geode_ros.scene.types import Box3D
 
 MARKERS_TOPIC, CLOUD_TOPIC = '/geode/markers', '/geode/cloud'
 MARKER_ARRAY, CLOUD = 'visualization_msgs/msg/MarkerArray', 'sensor_msgs/msg/PointCloud2'
-# Tableau-10, the node's palette (geode_ros/ros/markers.py).
+# Tableau-10, distinct on a dark background; the node's markers use it too.
 PALETTE: tuple[tuple[float, float, float], ...] = (
     (0.122, 0.467, 0.706), (1.000, 0.498, 0.055), (0.173, 0.627, 0.173),
     (0.839, 0.153, 0.157), (0.580, 0.404, 0.741), (0.549, 0.337, 0.294),

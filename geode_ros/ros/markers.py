@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,30 +9,15 @@ from builtin_interfaces.msg import Duration
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from geode_ros.data.mcap_out import TEXT_GAP, TEXT_HEIGHT, label_rgb
 from geode_ros.ros.conversions import matrix_to_pose_msg
 from geode_ros.scene.geometry import pose_to_matrix, yaw_to_quat_xyzw
 from geode_ros.scene.types import Box3D
 
-# Tableau-10: distinct on a dark RViz background.
-PALETTE: tuple[tuple[float, float, float], ...] = (
-    (0.122, 0.467, 0.706),
-    (1.000, 0.498, 0.055),
-    (0.173, 0.627, 0.173),
-    (0.839, 0.153, 0.157),
-    (0.580, 0.404, 0.741),
-    (0.549, 0.337, 0.294),
-    (0.890, 0.467, 0.761),
-    (0.498, 0.498, 0.498),
-    (0.737, 0.741, 0.133),
-    (0.090, 0.745, 0.812),
-)
-TEXT_HEIGHT = 0.15  # m
-TEXT_GAP = 0.10  # m between the box top and the label
-
 
 def label_color(label: str, alpha: float = 0.5) -> ColorRGBA:
     """A colour that depends only on ``label`` (CRC32: stable across runs and processes)."""
-    r, g, b = PALETTE[zlib.crc32(label.encode('utf-8')) % len(PALETTE)]
+    r, g, b = label_rgb(label)
     return ColorRGBA(r=r, g=g, b=b, a=float(alpha))
 
 

@@ -10,9 +10,10 @@ from geometry_msgs.msg import PoseStamped, TransformStamped  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
+from geode_ros.data.mcap_out import PALETTE  # noqa: E402
 from geode_ros.errors import GeodeError  # noqa: E402
 from geode_ros.ros import conversions as conv  # noqa: E402
-from geode_ros.ros.markers import PALETTE, boxes_to_markers, duration_msg, label_color  # noqa: E402
+from geode_ros.ros.markers import boxes_to_markers, duration_msg, label_color  # noqa: E402
 from geode_ros.scene.geometry import pose_to_matrix, yaw_to_quat_xyzw  # noqa: E402
 from geode_ros.scene.image_codec import encode_image  # noqa: E402
 from geode_ros.scene.types import Answer, Box3D  # noqa: E402
