@@ -67,6 +67,8 @@ class GeodeBatch:
     value_type: torch.Tensor  # [B] DRH type index (0 where unused)
     value_target: torch.Tensor  # [B] metric value, NaN where none
     box_target: torch.Tensor  # [B, 7] metric box, NaN where none
+    question_ids: torch.Tensor  # [B, L] the question alone (the DRM reads it), right-padded
+    question_mask: torch.Tensor  # [B, L]
     qtypes: list[str]
     labels: torch.Tensor | None = None  # [B, T], -100 = no loss
     image_embeds: torch.Tensor | None = None  # [N_img_tokens, D_lm] in prompt order
@@ -115,7 +117,7 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
     k = model.num_spatio
     eot = model.end_of_turn
     rows, labels, pts, pmask, feats, qtypes, images, grids = [], [], [], [], [], [], [], []
-    vtype, vtarget, btarget = [], [], []
+    vtype, vtarget, btarget, questions = [], [], [], []
     for s in samples:
         qtype = s.qtype or classify_question(s.question)
         qtypes.append(qtype)
@@ -127,6 +129,8 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         prompt = build_prompt(tok, ad.template_image, ad.expand_image, s.question,
                               [kf.tokens.shape[0] for kf in shown], k, cfg.system_prompt)
         ids = tok(prompt, add_special_tokens=False)['input_ids']
+        questions.append(tok(s.question.strip(), add_special_tokens=False)['input_ids'] or
+                         [tok.pad_token_id])
         lab = [-100] * len(ids)
         if train:
             box = [*s.box.center, *s.box.size, s.box.yaw] if s.box is not None else None
@@ -158,6 +162,11 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         sl = slice(0, len(r)) if train else slice(t - len(r), t)  # right pad / left pad
         input_ids[i, sl], attn[i, sl], lab_t[i, sl] = torch.tensor(r), 1, torch.tensor(lab)
     grid_thw = torch.stack(grids) if grids else None
+    lq = max(len(q) for q in questions)
+    question_ids = torch.full((b, lq), tok.pad_token_id, dtype=torch.long)
+    question_mask = torch.zeros((b, lq), dtype=torch.bool)
+    for i, q in enumerate(questions):
+        question_ids[i, :len(q)], question_mask[i, :len(q)] = torch.tensor(q), True
     points = torch.from_numpy(np.stack(pts))
     point_mask = torch.from_numpy(np.stack(pmask))
     patch_feats, patch_xyz, patch_mask = _collate_patches(feats, ad.hidden_size,
@@ -171,7 +180,8 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         value_type=torch.tensor(vtype, dtype=torch.long),
         value_target=torch.tensor(vtarget, dtype=torch.float32),
         box_target=torch.tensor(np.asarray(btarget, dtype=np.float32)),
-        qtypes=qtypes, labels=lab_t if train else None,
+        question_ids=question_ids, question_mask=question_mask, qtypes=qtypes,
+        labels=lab_t if train else None,
         image_embeds=torch.cat([im.float().cpu() for im in images]) if images else None,
     )
 

@@ -28,6 +28,7 @@ from geode_ros.data.qa import (  # noqa: F401
 
 # How numeric answers and boxes leave the model: the DRH (GEODE) or spelled digits (ablation).
 NUMERIC_OUTPUTS: tuple[str, ...] = ('drh', 'digits')
+VALUE_DECODES: tuple[str, ...] = ('mra', 'mean')
 # A spelled box takes 53-59 tokens with the tiny tokenizer: the digits mode decodes at least this.
 DIGITS_MIN_NEW_TOKENS = 80
 
@@ -46,6 +47,9 @@ class DRMConfig:
     readout_layers: int = field(default=2, metadata={'help': 'query read-out layers'})
     heads: int = field(default=8, metadata={'help': 'attention heads'})
     num_rationale_queries: int = field(default=8, metadata={'help': 'K <spatio> tokens'})
+    question_conditioned: bool = field(default=True, metadata={
+        'help': 'the rationale queries read the question too (InstructBLIP-style), so the K '
+                'tokens carry what this question needs rather than a fixed scene summary'})
     pe_frequencies: int = field(default=8, metadata={'help': 'Fourier frequencies per axis'})
     pe_max_wavelength: float = field(default=16.0, metadata={'help': 'longest wavelength (m)'})
     max_patches: int = field(default=512, metadata={'help': 'cap on keyframe patch tokens'})
@@ -66,6 +70,16 @@ class DRHConfig:
     value_log_std: tuple[float, ...] = field(
         default=(0.8, 0.8, 0.9, 0.6), metadata={'help': 'std of log(value) per value type'}
     )
+    value_bins: int = field(default=64, metadata={
+        'help': 'histogram bins over the normalised value, trained with cross-entropy beside '
+                'the L2 loss (0 = L2 regression only, as the paper)'})
+    value_bin_range: float = field(default=4.0, metadata={
+        'help': 'the bins span +-this many standard deviations of log(value)'})
+    value_hist_weight: float = field(default=0.5, metadata={
+        'help': 'weight of the histogram cross-entropy'})
+    value_decode: str = field(default='mra', metadata={
+        'help': 'mra: the value with the highest expected VSI-Bench MRA under the histogram; '
+                'mean: the L2-regressed value'})
     box_center_scale: float = field(default=2.0, metadata={'help': 'box centre scale (m)'})
     box_log_size_mean: float = field(default=-0.7, metadata={'help': 'mean log box extent'})
     box_log_size_std: float = field(default=0.8, metadata={'help': 'std of log box extent'})

@@ -2,7 +2,13 @@
 
 The LLM's last hidden state at a ``<reg>`` token goes through an MLP to one scalar in
 a normalised space, ``(log(x) - mean_t) / std_t`` for question type t (lengths, areas
-and counts are all positive and roughly log-normal); at a ``<box>`` token another MLP
+and counts are all positive), trained with the paper's L2 loss. Beside that scalar the
+MLP gives a histogram over the same space (cross-entropy on a Gaussian-smoothed target),
+because VSI-Bench scores by relative accuracy, which saturates and is asymmetric: the
+log-space mean that L2 learns is a poor answer when the model is unsure (closest-point
+distances have a long tail towards 0, so their log-mean sits far below the typical
+distance). With ``value_decode='mra'`` the answer is the value with the highest expected
+MRA under the histogram; a confident histogram gives its peak. At a ``<box>`` token another MLP
 gives (cx, cy, cz, log w, log l, log h, sin yaw, cos yaw), the centre relative to the
 scene centre and scaled, the log sizes standardised. ``encode_*`` / ``decode_*`` map
 between metric values and that space; the statistics are buffers (saved with the model,
@@ -17,8 +23,9 @@ import re
 import torch
 from torch import nn
 
+from geode_ros.data.metrics import MRA_THRESHOLDS
 from geode_ros.errors import GeodeError
-from geode_ros.model.config import DRHConfig
+from geode_ros.model.config import VALUE_DECODES, DRHConfig
 
 _MIN_VALUE = 1e-3  # values are clamped here before the log
 
@@ -36,8 +43,21 @@ class DirectRegressionHead(nn.Module):
         if not (len(cfg.value_types) == len(cfg.value_log_mean) == len(cfg.value_log_std)):
             raise GeodeError('drh.value_types, value_log_mean and value_log_std differ in length')
         self.cfg = cfg
+        if cfg.value_decode not in VALUE_DECODES:
+            raise GeodeError(f'drh.value_decode must be one of {list(VALUE_DECODES)}, '
+                             f'got {cfg.value_decode!r}')
+        if cfg.value_bins < 0 or (cfg.value_decode == 'mra' and cfg.value_bins < 2):
+            raise GeodeError(f'drh.value_decode=mra needs drh.value_bins >= 2, '
+                             f'got {cfg.value_bins}')
         self.value_types = tuple(cfg.value_types)
-        self.reg = _mlp(lm_dim, cfg.hidden, len(cfg.value_types))  # one output per type
+        self.bins = cfg.value_bins
+        # per type: the regressed scalar, then the histogram logits
+        self.reg = _mlp(lm_dim, cfg.hidden, len(cfg.value_types) * (1 + self.bins))
+        r = cfg.value_bin_range
+        self.bin_width = 2 * r / max(self.bins, 1)
+        self.register_buffer('bin_centres', torch.linspace(-r + self.bin_width / 2,
+                                                           r - self.bin_width / 2,
+                                                           max(self.bins, 1)), persistent=False)
         self.box = _mlp(lm_dim, cfg.hidden, 8)
         self.register_buffer('log_mean', torch.tensor(cfg.value_log_mean, dtype=torch.float32))
         self.register_buffer('log_std', torch.tensor(cfg.value_log_std, dtype=torch.float32))
@@ -58,10 +78,35 @@ class DirectRegressionHead(nn.Module):
         """Normalised prediction(s) -> metric value(s)."""
         return torch.exp(z.float() * self.log_std[type_idx] + self.log_mean[type_idx])
 
+    def value_outputs(self, hidden: torch.Tensor, type_idx: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """hidden [M, D], type_idx [M] -> (regressed scalar [M], histogram logits [M, bins])."""
+        out = self.reg(hidden.float()).view(hidden.shape[0], len(self.value_types),
+                                            1 + self.bins)
+        out = out[torch.arange(hidden.shape[0], device=out.device), type_idx]  # [M, 1+bins]
+        return out[:, 0], out[:, 1:]
+
     def predict_value(self, hidden: torch.Tensor, type_idx: torch.Tensor) -> torch.Tensor:
-        """hidden [M, D], type_idx [M] -> normalised predictions [M]."""
-        out = self.reg(hidden.float())  # [M, n_types]
-        return out.gather(1, type_idx.view(-1, 1)).squeeze(1)
+        """hidden [M, D], type_idx [M] -> normalised answers [M] (see ``value_decode``)."""
+        z, logits = self.value_outputs(hidden, type_idx)
+        if self.cfg.value_decode == 'mean' or len(z) == 0:
+            return z
+        return self._mra_decode(logits.softmax(-1), self.log_std[type_idx])
+
+    def _mra_decode(self, probs: torch.Tensor, log_std: torch.Tensor) -> torch.Tensor:
+        """The candidate z with the highest expected MRA against the histogram [M, bins].
+
+        MRA depends only on the ratio prediction / truth = exp((z_pred - z_true) * std).
+        """
+        cand = torch.linspace(float(self.bin_centres[0]), float(self.bin_centres[-1]),
+                              4 * self.bins - 3, device=probs.device)  # [C], 4 per bin
+        dz = cand[None, :, None] - self.bin_centres[None, None, :]  # [1, C, J]
+        rel = (torch.exp(dz * log_std[:, None, None]) - 1).abs()  # [M, C, J]
+        tol = torch.as_tensor(1.0 - MRA_THRESHOLDS, dtype=rel.dtype, device=rel.device)
+        mra = (rel[..., None] <= tol + 1e-9).to(probs.dtype).mean(-1)  # [M, C, J]
+        expected = (mra * probs[:, None, :]).sum(-1)  # [M, C]
+        mean = (probs * self.bin_centres).sum(-1, keepdim=True)  # ties: nearest the mean
+        return cand[(expected - 1e-6 * (cand - mean).abs()).argmax(dim=1)]
 
     @torch.no_grad()
     def fit_value_stats(self, qtype: str, values: torch.Tensor) -> None:
@@ -93,9 +138,26 @@ class DirectRegressionHead(nn.Module):
         return self.box(hidden.float())
 
     # --- losses --------------------------------------------------------------------------
-    def value_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """L2 on normalised scalars."""
-        return ((pred - target) ** 2).mean()
+    def value_loss(self, pred: torch.Tensor, logits: torch.Tensor, target: torch.Tensor
+                   ) -> torch.Tensor:
+        """L2 on normalised scalars + ``value_hist_weight`` * histogram cross-entropy."""
+        loss = ((pred - target) ** 2).mean()
+        if self.bins and self.cfg.value_hist_weight > 0:
+            soft = self.histogram_target(target)
+            ce = -(soft * logits.float().log_softmax(-1)).sum(-1).mean()
+            loss = loss + self.cfg.value_hist_weight * ce
+        return loss
+
+    def histogram_target(self, target: torch.Tensor) -> torch.Tensor:
+        """Soft labels [M, bins]: a Gaussian (sd 0.75 bin) around each target, integrated
+        over the bins (targets outside the range land in the edge bins)."""
+        r = self.cfg.value_bin_range
+        t = target.float().clamp(-r + self.bin_width / 2, r - self.bin_width / 2)[:, None]
+        edges = torch.cat([self.bin_centres - self.bin_width / 2,
+                           self.bin_centres[-1:] + self.bin_width / 2])  # [bins + 1]
+        cdf = torch.special.ndtr((edges[None, :] - t) / (0.75 * self.bin_width))
+        mass = cdf[:, 1:] - cdf[:, :-1]
+        return mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
 
     def box_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """L2 on normalised boxes + ``box_iou_weight`` * (1 - axis-aligned IoU)."""

@@ -4,6 +4,12 @@ Point tokens (from a ``PointEncoder``) attend to keyframe patch tokens placed in
 (patch centres back-projected with depth, intrinsics and pose); K learnable rationale
 queries then read the fused tokens (Perceiver / Q-Former style) and are projected to
 the LLM hidden size. All positions are in the fixed frame, relative to the scene centre.
+
+With ``question_conditioned`` the queries share their self-attention with the question's
+token embeddings (as InstructBLIP's Q-Former does with the instruction): eight tokens
+cannot summarise every pairwise distance of a room, but they can carry the two objects
+a question names. The rationale the DRM is trained to support (stage 1) is itself
+question-specific.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from geode_ros.errors import GeodeError
 from geode_ros.model.config import DRMConfig
 from geode_ros.model.point_encoder import FourierPE, build_point_encoder
 
@@ -65,13 +72,16 @@ class DecoupledRationaleModule(nn.Module):
 
         self.fusion = decoder(cfg.fusion_layers)  # point tokens <- patch tokens
         self.queries = nn.Parameter(torch.randn(1, cfg.num_rationale_queries, w) * 0.02)
+        self.question_in = (nn.Sequential(nn.LayerNorm(lm_dim), nn.Linear(lm_dim, w))
+                            if cfg.question_conditioned else None)
         self.readout = decoder(cfg.readout_layers)  # queries <- fused tokens
         self.out = nn.Sequential(nn.LayerNorm(w), nn.Linear(w, lm_dim))
         nn.init.normal_(self.out[1].weight, std=lm_embed_std / (w ** 0.5) * 2)
         nn.init.zeros_(self.out[1].bias)
 
     def forward(self, points: torch.Tensor, point_mask: torch.Tensor, patch_feats: torch.Tensor,
-                patch_xyz: torch.Tensor, patch_mask: torch.Tensor, scene_center: torch.Tensor
+                patch_xyz: torch.Tensor, patch_mask: torch.Tensor, scene_center: torch.Tensor,
+                question: torch.Tensor | None = None, question_mask: torch.Tensor | None = None
                 ) -> torch.Tensor:
         """K rationale embeddings.
 
@@ -82,6 +92,9 @@ class DecoupledRationaleModule(nn.Module):
             patch_xyz: [B, P, 3] their 3D centres (fixed frame).
             patch_mask: [B, P] valid patch tokens.
             scene_center: [B, 3] subtracted from all positions.
+            question: [B, L, D_lm] the question's token embeddings (used when
+                ``question_conditioned``; required then).
+            question_mask: [B, L] valid question tokens.
 
         Returns:
             [B, K, D_lm] embeddings for the K <spatio> slots.
@@ -99,5 +112,13 @@ class DecoupledRationaleModule(nn.Module):
         ctx = torch.cat([fused, mem], dim=1)  # [B, G+1+P, W]
         ctx_mask = torch.cat([tok_mask, mem_mask], dim=1)
         q = self.queries.expand(b, -1, -1)
-        q = self.readout(q, ctx, memory_key_padding_mask=~ctx_mask)  # [B, K, W]
-        return self.out(q)  # [B, K, D_lm]
+        k = q.shape[1]
+        q_mask = torch.ones(b, k, dtype=torch.bool, device=q.device)
+        if self.question_in is not None:
+            if question is None or question_mask is None:
+                raise GeodeError('this DRM is question-conditioned: pass question embeddings')
+            q = torch.cat([q, self.question_in(question.to(q.dtype))], dim=1)  # [B, K+L, W]
+            q_mask = torch.cat([q_mask, question_mask.bool()], dim=1)
+        q = self.readout(q, ctx, tgt_key_padding_mask=~q_mask,
+                         memory_key_padding_mask=~ctx_mask)  # [B, K(+L), W]
+        return self.out(q[:, :k])  # [B, K, D_lm]

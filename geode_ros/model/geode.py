@@ -51,7 +51,7 @@ class GeodeOutput:
     ce_loss: torch.Tensor
     value_loss: torch.Tensor
     box_loss: torch.Tensor
-    value_pred: torch.Tensor  # [M] normalised, at <reg> tokens with a target
+    value_pred: torch.Tensor  # [M] normalised (the L2-regressed scalar), at <reg> with a target
     box_pred: torch.Tensor  # [M, 8] normalised, at <box> tokens with a target
     logits: torch.Tensor | None = None  # [B, T, V] when return_logits
     extras: dict = field(default_factory=dict)
@@ -129,8 +129,11 @@ class GeodeModel(nn.Module):
         if not self.config.use_drm:
             return None
         dt = next(self.drm.parameters()).dtype
+        # The question as the LLM's own (input) token embeddings; no gradient into the LLM.
+        question = self.adapter.embed_tokens(batch.question_ids).detach().to(dt)
         return self.drm(batch.points.to(dt), batch.point_mask, batch.patch_feats.to(dt),
-                        batch.patch_xyz.to(dt), batch.patch_mask, batch.scene_center.to(dt))
+                        batch.patch_xyz.to(dt), batch.patch_mask, batch.scene_center.to(dt),
+                        question, batch.question_mask)
 
     def embed_inputs(self, batch: GeodeBatch, spatio: torch.Tensor | None = None
                      ) -> torch.Tensor:
@@ -175,10 +178,11 @@ class GeodeModel(nn.Module):
         rmask = (ids == self.token_ids[REG]) & batch.labels.ne(-100)
         rb = rmask.nonzero()[:, 0]
         keep = torch.isfinite(batch.value_target[rb])
-        v_pred = self.drh.predict_value(hidden[rmask][keep], batch.value_type[rb][keep])
+        v_pred, v_logits = self.drh.value_outputs(hidden[rmask][keep],
+                                                  batch.value_type[rb][keep])
         if keep.any():
             tgt = self.drh.encode_value(batch.value_target[rb][keep], batch.value_type[rb][keep])
-            v_loss = self.drh.value_loss(v_pred, tgt)
+            v_loss = self.drh.value_loss(v_pred, v_logits, tgt)
         bmask = (ids == self.token_ids[BOX]) & batch.labels.ne(-100)
         bb = bmask.nonzero()[:, 0]
         keep_b = torch.isfinite(batch.box_target[bb]).all(1)

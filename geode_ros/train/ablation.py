@@ -1,15 +1,19 @@
-"""The paper's ablation at our scale: full GEODE vs. no DRM, DRH -> digits, stage 2 only.
+"""The paper's ablation at our scale: GEODE vs. no DRM, DRH -> digits, stage 2 only, and
+the paper's frozen-DRM stage 2.
 
     python -m geode_ros.train.ablation --config config/train_default.yaml \\
         --out out/ablation --steps1 N --steps2 M
 
-Four variants, each trained with the same budget of N + M optimizer steps:
+Five variants, each trained with the same budget of N + M optimizer steps:
 
-- ``full``:        stage 1 (N steps), then stage 2 (M steps) from it;
+- ``full``:        stage 1 (N steps), then stage 2 (M steps) from it, as configured (the
+                   shipped recipe trains the DRM in stage 2: ``stage2_trains_drm``);
+- ``frozen_drm``:  as ``full`` but the DRM frozen in stage 2, as in the paper;
 - ``digits``:      stage 2 (M) from ``full``'s stage-1 model (stage 1 does not depend on
                    ``numeric_output``, so it is shared), numbers and boxes spelled as text;
 - ``no_drm``:      stage 2 only (N + M), no ``<spatio>`` slots (``use_drm=False``);
-- ``stage2_only``: stage 2 only (N + M) with the fresh, frozen DRM.
+- ``stage2_only``: stage 2 only (N + M) from a fresh DRM (trained in stage 2 only when
+                   ``stage2_trains_drm``, else left at its random initialisation).
 
 All start from one VLM, the ``init/`` of ``full``'s stage-1 run (the tiny VLM built and
 LM-pretrained once, or ``--init``), so they share weights, tokenizer and DRM
@@ -39,13 +43,15 @@ from geode_ros.train.config import TrainConfig
 log = logging.getLogger('geode-ablation')
 
 VARIANTS: dict[str, str] = {
-    'full': 'GEODE: stage 1 (DRM) + stage 2 (LLM + DRH)',
+    'full': 'GEODE as configured: stage 1 (DRM), then stage 2 (LLM + DRH, + DRM when '
+            'stage2_trains_drm)',
+    'frozen_drm': "the paper's stage 2: the DRM frozen after stage 1",
     'no_drm': 'without DRM: no `<spatio>` tokens, stage 2 only',
     'digits': 'DRH replaced by digit-token decoding',
-    'stage2_only': 'stage 2 without stage 1 (fresh, frozen DRM)',
+    'stage2_only': 'stage 2 without stage 1 (fresh DRM)',
 }
-NOTE = ('Equal budget: every variant gets steps1 + steps2 optimizer steps. `digits` reuses '
-        "`full`'s stage-1 model (stage 1 does not depend on the numeric output head). "
+NOTE = ('Equal budget: every variant gets steps1 + steps2 optimizer steps. `digits` and '
+        "`frozen_drm` reuse `full`'s stage-1 model. "
         'Scores in percent (VSI-Bench: MRA for numbers, exact match for choices; grounding: '
         'mean 3D IoU, not part of overall).')
 
@@ -67,11 +73,11 @@ def plan_runs(base: TrainConfig, out: Path, steps1: int, steps2: int,
     if unknown:
         raise GeodeError(f'unknown variant(s) {unknown}; known: {list(VARIANTS)}')
 
-    def run(name: str, stage: int, steps: int, init: str, skip: bool = False, **model
-            ) -> TrainConfig:
+    def run(name: str, stage: int, steps: int, init: str, skip: bool = False,
+            trains_drm: bool = base.stage2_trains_drm, **model) -> TrainConfig:
         c = copy.deepcopy(base)
         c.out, c.stage, c.steps, c.init = str(out / name), stage, steps, init
-        c.skip_stage1 = skip
+        c.skip_stage1, c.stage2_trains_drm = skip, trains_drm
         for k, v in model.items():
             setattr(c.model, k, v)
         return c
@@ -81,6 +87,8 @@ def plan_runs(base: TrainConfig, out: Path, steps1: int, steps2: int,
     plans = [Plan('full', s1)]
     table = {
         'full': run('full/stage2', 2, steps2, s1_model, use_drm=True, numeric_output='drh'),
+        'frozen_drm': run('frozen_drm/stage2', 2, steps2, s1_model, trains_drm=False,
+                          use_drm=True, numeric_output='drh'),
         'digits': run('digits/stage2', 2, steps2, s1_model, use_drm=True,
                       numeric_output='digits'),
         'no_drm': run('no_drm/stage2', 2, steps1 + steps2, s1_init, skip=True,
@@ -143,7 +151,7 @@ def run_ablation(base: TrainConfig, out: str | Path, steps1: int, steps2: int,
         store.model = model
         res = evaluate(model, eval_records, store, base.batch_size, train_records, progress)
         stages = ([{'stage': 1, 'steps': steps1, 'run': plans[0].cfg.out}]
-                  if plan.variant in ('full', 'digits') else [])
+                  if plan.variant in ('full', 'frozen_drm', 'digits') else [])
         stages.append({'stage': 2, 'steps': plan.cfg.steps, 'run': plan.cfg.out})
         results[plan.variant] = {'description': VARIANTS[plan.variant], 'model': str(final),
                                  'stages': stages, 'eval': res.to_json(),

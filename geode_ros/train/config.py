@@ -36,6 +36,8 @@ class TrainConfig:
     skip_stage1: bool = field(default=False, metadata={
         'help': 'stage 2 without stage 1 (ablation): init is a VLM as in stage 1 (empty = '
                 'tiny_vlm), or a GEODE dir with an untrained DRM; the DRM stays fresh'})
+    stage2_trains_drm: bool = field(default=False, metadata={
+        'help': 'stage 2 also trains the DRM (the paper freezes it); see README, Training'})
     steps: int = field(default=300, metadata={'help': 'optimizer steps'})
     batch_size: int = field(default=8, metadata={'help': 'samples per micro-batch'})
     grad_accum: int = field(default=1, metadata={'help': 'micro-batches per optimizer step'})

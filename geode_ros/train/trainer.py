@@ -116,7 +116,8 @@ def load_stage2_init(cfg: TrainConfig, path: str | Path) -> GeodeModel:
         log.warning('%s was trained without the DRM (use_drm=False); it stays off', path)
     mc.lora, mc.numeric_output = want.lora, want.numeric_output
     mc.use_drm = mc.use_drm and want.use_drm
-    for name in ('reg_loss_weight', 'box_loss_weight', 'box_iou_weight'):  # this run's losses
+    for name in ('reg_loss_weight', 'box_loss_weight', 'box_iou_weight', 'value_hist_weight',
+                 'value_decode'):  # this run's losses and decoding
         setattr(mc.drh, name, getattr(want.drh, name))
     return model
 
@@ -185,6 +186,8 @@ class Trainer:
             if self.rank == 0:
                 save_pretrained(self.model, init_dir)
         self.model.set_stage(cfg.stage)
+        if cfg.stage == 2 and cfg.stage2_trains_drm and self.model.config.use_drm:
+            self.model.drm.requires_grad_(True)
         if cfg.stage == 2:
             self._fit_value_stats()
         self.model.train()
@@ -326,16 +329,23 @@ class Trainer:
             return {}
         recs = self.eval_records[:self.cfg.eval_samples]
         if self.cfg.stage == 1:
+            # The rationale loss with the DRM's tokens and with zeros in their place: the
+            # gap is what the DRM tells the frozen LLM.
             self.model.eval()
-            losses = []
-            for i in range(0, len(recs), self.cfg.batch_size):
-                samples = [self.eval_store.sample(r) for r in recs[i:i + self.cfg.batch_size]
-                           if r.rationale]
-                if samples:
+            losses, zeroed = [], []
+            with torch.no_grad():
+                for i in range(0, len(recs), self.cfg.batch_size):
+                    samples = [self.eval_store.sample(r)
+                               for r in recs[i:i + self.cfg.batch_size] if r.rationale]
+                    if not samples:
+                        continue
                     b = prepare_batch(self.model, samples, 1, True, seed=i).to(self.model.device)
-                    losses.append(float(self.model(b).ce_loss))
+                    spatio = self.model.spatio_embeddings(b)
+                    losses.append(float(self.model(b, spatio=spatio).ce_loss))
+                    zeroed.append(float(self.model(b, spatio=torch.zeros_like(spatio)).ce_loss))
             self.model.train()
-            return {'eval_rationale_ce': float(np.mean(losses))} if losses else {}
+            return ({'eval_rationale_ce': float(np.mean(losses)),
+                     'eval_rationale_ce_zero_spatio': float(np.mean(zeroed))} if losses else {})
         result = evaluate(self.model, recs, self.eval_store, self.cfg.batch_size,
                           progress=False)
         return {f'eval_{k}': v for k, v in result.summary.items()}

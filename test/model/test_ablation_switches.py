@@ -69,12 +69,12 @@ def test_digits_trains_on_spelled_targets_and_generate_parses_them(make_model, s
     m.set_stage(2)
     assert not any(p.requires_grad for p in m.drh.parameters())  # the DRH is unused
     opt = torch.optim.Adam(m.trainable_parameters(), lr=5e-3)
-    for _ in range(150):  # until the three targets are memorised
+    for _ in range(300):  # until the three targets are memorised
         opt.zero_grad()
         out = m(batch)
         out.loss.backward()
         opt.step()
-        if out.ce_loss < 0.02:
+        if out.ce_loss < 0.002:
             break
     assert float(out.value_loss.detach()) == 0.0 and float(out.box_loss.detach()) == 0.0
     m.eval()

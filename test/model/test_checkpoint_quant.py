@@ -82,7 +82,7 @@ def test_wrong_architecture_fails(saved, make_model):
     assert meta['architecture'] == 'Qwen2VLForConditionalGeneration'
 
 
-@pytest.mark.parametrize('mode,ratio,tol', [('int8', 0.55, 0.05), ('int4', 0.35, 0.35)])
+@pytest.mark.parametrize('mode,ratio,tol', [('int8', 0.55, 0.05), ('int4', 0.35, 0.5)])
 def test_quantize_llm(saved, samples, mode, ratio, tol):
     _, path = saved
     ref_model = GeodeModel.from_pretrained(path)

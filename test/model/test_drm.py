@@ -42,6 +42,42 @@ def test_drm_shapes_and_empty_inputs():
     feats, pxyz = torch.randn(b, 7, 24), torch.randn(b, 7, 3)
     patch_mask = torch.ones(b, 7, dtype=torch.bool)
     patch_mask[0] = False  # no keyframes
-    out = drm(points, pmask, feats, pxyz, patch_mask, torch.zeros(b, 3))
+    question, qmask = torch.randn(b, 6, 48), torch.ones(b, 6, dtype=torch.bool)
+    out = drm(points, pmask, feats, pxyz, patch_mask, torch.zeros(b, 3), question, qmask)
     assert out.shape == (b, 5, 48)
     assert torch.isfinite(out).all()
+
+
+def _tiny_drm(**kw) -> DecoupledRationaleModule:
+    cfg = DRMConfig(num_points=32, num_groups=8, k_neighbors=4, width=32, heads=4,
+                    point_layers=1, fusion_layers=1, readout_layers=1, num_rationale_queries=3,
+                    dropout=0.0, **kw)
+    return DecoupledRationaleModule(cfg, vision_dim=24, lm_dim=48).eval()
+
+
+def test_question_conditioned_readout_depends_on_question_not_padding():
+    torch.manual_seed(0)
+    drm = _tiny_drm()
+    scene = (torch.rand(1, 32, 6), torch.ones(1, 32, dtype=torch.bool), torch.randn(1, 4, 24),
+             torch.randn(1, 4, 3), torch.ones(1, 4, dtype=torch.bool), torch.zeros(1, 3))
+    q1, q2 = torch.randn(1, 5, 48), torch.randn(1, 5, 48)
+    m5 = torch.ones(1, 5, dtype=torch.bool)
+    with torch.no_grad():
+        a, b = drm(*scene, q1, m5), drm(*scene, q2, m5)
+        padded = torch.cat([q1, torch.randn(1, 3, 48)], dim=1)  # 3 padding tokens of junk
+        c = drm(*scene, padded, torch.cat([m5, torch.zeros(1, 3, dtype=torch.bool)], dim=1))
+    assert not torch.allclose(a, b, atol=1e-4)  # another question, other rationale tokens
+    assert torch.allclose(a, c, atol=1e-5)  # padding is ignored
+
+
+def test_unconditioned_drm_needs_no_question_and_conditioned_one_says_so():
+    import pytest
+
+    from geode_ros.errors import GeodeError
+
+    scene = (torch.rand(1, 32, 6), torch.ones(1, 32, dtype=torch.bool), torch.randn(1, 4, 24),
+             torch.randn(1, 4, 3), torch.ones(1, 4, dtype=torch.bool), torch.zeros(1, 3))
+    plain = _tiny_drm(question_conditioned=False)
+    assert plain.question_in is None and plain(*scene).shape == (1, 3, 48)
+    with pytest.raises(GeodeError, match='question-conditioned'):
+        _tiny_drm()(*scene)

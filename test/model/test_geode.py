@@ -116,13 +116,16 @@ def test_generation_renders_drh_values(make_model, samples, arch):
     m.drh.cfg.box_iou_weight = 0.0  # pure L2: a clear convergence criterion
     m.set_stage(2)
     batch = prepare_batch(m, samples, stage=2, seed=0)
+    # the value loss cannot fall below the histogram term's floor, the smoothed target's entropy
+    q = m.drh.histogram_target(m.drh.encode_value(batch.value_target[:1], batch.value_type[:1]))
+    floor = m.drh.cfg.value_hist_weight * float(-(q * q.clamp_min(1e-12).log()).sum())
     opt = torch.optim.Adam(m.trainable_parameters(), lr=5e-3)
-    for _ in range(100):  # until memorised (~45 steps)
+    for _ in range(250):  # until memorised (usually 30-70 steps; lr 5e-3 wobbles)
         opt.zero_grad()
         out = m(batch)
         out.loss.backward()
         opt.step()
-        if out.ce_loss < 0.05 and out.value_loss < 0.01 and out.box_loss < 0.005:
+        if out.ce_loss < 0.05 and out.value_loss < floor + 0.01 and out.box_loss < 0.005:
             break
     m.eval()
     gens = m.generate(prepare_batch(m, samples, train=False, seed=0), max_new_tokens=4)

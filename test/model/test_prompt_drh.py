@@ -63,6 +63,56 @@ def test_drh_value_round_trip():
     assert torch.allclose(drh.decode_value(z, types), values, rtol=1e-5)
 
 
+def test_drh_histogram_target_is_a_smoothed_peak_at_the_value():
+    drh = DirectRegressionHead(DRHConfig(hidden=32, value_bins=16, value_bin_range=4.0), 8)
+    soft = drh.histogram_target(torch.tensor([0.0, 1.3, -9.0]))
+    assert torch.allclose(soft.sum(-1), torch.ones(3))
+    centres = drh.bin_centres
+    assert float(centres[soft[1].argmax()]) == pytest.approx(1.25)  # the bin holding 1.3
+    assert int(soft[2].argmax()) == 0  # out of range: the edge bin
+    assert float(soft[0, 7]) == pytest.approx(float(soft[0, 8]))  # 0 sits on a bin edge
+
+
+def test_drh_mra_decode_maximises_expected_mra_of_the_histogram():
+    """The decoded value beats every other candidate on the histogram's expected MRA,
+    computed here with the metric itself (a two-peaked, skewed distribution)."""
+    import numpy as np
+
+    from geode_ros.data.metrics import mean_relative_accuracy
+
+    drh = DirectRegressionHead(DRHConfig(hidden=32, value_bins=32), 8)
+    t = torch.tensor([1])  # object_abs_distance
+    logits = torch.full((1, 32), -20.0)
+    logits[0, 4], logits[0, 20] = 0.0, math.log(1.5)  # 40% near 0, 60% typical distances
+    probs = logits.softmax(-1)
+    z = drh._mra_decode(probs, drh.log_std[t])
+    truths = drh.decode_value(drh.bin_centres, t.expand(32)).numpy()
+
+    def expected(z_pred: float) -> float:
+        v = float(drh.decode_value(torch.tensor([z_pred]), t))
+        return float(np.dot(probs[0].numpy(), [mean_relative_accuracy(v, g) for g in truths]))
+
+    grid = np.linspace(-4, 4, 161)
+    assert expected(float(z)) >= max(expected(g) for g in grid) - 1e-6
+    assert expected(float(z)) > expected(float((probs[0] * drh.bin_centres).sum()))  # > mean
+    one_peak = torch.full((1, 32), -30.0)
+    one_peak[0, 11] = 0.0  # a confident histogram decodes to its peak
+    assert float(drh._mra_decode(one_peak.softmax(-1), drh.log_std[t])) == pytest.approx(
+        float(drh.bin_centres[11]))
+
+
+def test_drh_value_config_is_checked():
+    with pytest.raises(GeodeError, match='value_decode'):
+        DirectRegressionHead(DRHConfig(value_decode='median'), 8)
+    with pytest.raises(GeodeError, match='value_bins'):
+        DirectRegressionHead(DRHConfig(value_bins=0), 8)
+    plain = DirectRegressionHead(DRHConfig(hidden=16, value_bins=0, value_decode='mean'), 8)
+    h, t = torch.randn(3, 8), torch.tensor([0, 1, 2])
+    z, logits = plain.value_outputs(h, t)
+    assert logits.shape == (3, 0) and torch.equal(plain.predict_value(h, t), z)
+    assert float(plain.value_loss(z, logits, z.detach())) == pytest.approx(0.0)
+
+
 def test_drh_box_round_trip_and_loss():
     drh = DirectRegressionHead(DRHConfig(hidden=32), 16)
     boxes = torch.tensor([[1.0, -2.0, 0.5, 0.4, 0.8, 1.2, 0.3],

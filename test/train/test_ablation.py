@@ -48,8 +48,9 @@ def test_skip_stage1_trains_stage2_from_a_fresh_vlm(dataset, tmp_path):
         Trainer(bad, progress=False)
 
 
-def test_ablation_runs_four_variants_with_equal_budgets(dataset, tmp_path, capsys):
+def test_ablation_runs_every_variant_with_equal_budgets(dataset, tmp_path, capsys):
     cfg = tiny_config(dataset, tmp_path / 'unused')
+    cfg.stage2_trains_drm = True  # as the shipped recipe; frozen_drm switches it off
     path = tmp_path / 'tiny.yaml'
     path.write_text(yaml.safe_dump(to_dict(cfg)))
     out = tmp_path / 'ablation'
@@ -65,6 +66,9 @@ def test_ablation_runs_four_variants_with_equal_budgets(dataset, tmp_path, capsy
     assert geode['numeric_output'] == 'digits'
     geode = json.loads((out / 'no_drm/stage2/model/config.json').read_text())['geode']
     assert geode['use_drm'] is False
+    for variant, trains in (('full', True), ('frozen_drm', False), ('stage2_only', True)):
+        run = json.loads((out / variant / 'stage2' / 'train_config.json').read_text())
+        assert run['stage2_trains_drm'] is trains, variant
     table = (out / 'ablation.md').read_text()
     assert '| variant |' in table and 'overall' in table
     assert all(f'| {v} |' in table for v in ablation.VARIANTS)

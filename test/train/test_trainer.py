@@ -50,6 +50,9 @@ def test_stage1_then_stage2_losses_fall_and_only_intended_weights_change(dataset
               if not n.startswith('drm.')}
     final1 = t1.fit()
     assert _losses(t1, fixed) < before
+    ev = t1.run_eval()  # stage 1: the rationale loss with and without the DRM's tokens
+    assert ev['eval_rationale_ce'] > 0 and ev['eval_rationale_ce_zero_spatio'] > 0
+    assert ev['eval_rationale_ce'] != ev['eval_rationale_ce_zero_spatio']
     for n, p in t1.model.named_parameters():
         if n in frozen:
             assert torch.equal(p, frozen[n]), f'stage 1 changed {n}'
@@ -68,6 +71,12 @@ def test_stage1_then_stage2_losses_fall_and_only_intended_weights_change(dataset
             assert torch.equal(p, drm[n]), f'stage 2 changed the frozen DRM ({n})'
     log = [json.loads(line) for line in (tmp_path / 's2' / 'log.jsonl').read_text().splitlines()]
     assert [r['step'] for r in log if 'loss' in r] == list(range(1, 13))
+
+    cfg3 = tiny_train_config(dataset, tmp_path / 's2drm', 2, steps=2, init=str(final1))
+    cfg3.stage2_trains_drm = True  # the option the shipped model uses
+    t3 = Trainer(cfg3, progress=False)
+    t3.fit()
+    assert any(not torch.equal(p, drm[n]) for n, p in t3.model.named_parameters() if n in drm)
 
 
 def test_resume_continues_exactly_where_it_stopped(dataset, tmp_path):
