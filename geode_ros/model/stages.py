@@ -5,7 +5,8 @@ vision tower frozen; the LLM trains in full, or through LoRA adapters when
 ``config.lora.enabled`` (then only the embedding / LM-head rows of the new tokens
 <spatio>, <reg>, <box> train, through a gradient mask); the DRH trains (not in the
 'digits' ablation, where it is unused). Without the DRM (``use_drm=False``) there is
-no stage 1.
+no stage 1. (The trainer's ``stage2_trains_drm`` unfreezes the DRM after this, for the
+shipped recipe; see README, Training.)
 """
 
 from __future__ import annotations

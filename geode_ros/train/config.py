@@ -35,7 +35,7 @@ class TrainConfig:
         'help': 'stage 1: a VLM dir/name (empty = build tiny_vlm); stage 2: a GEODE dir'})
     skip_stage1: bool = field(default=False, metadata={
         'help': 'stage 2 without stage 1 (ablation): init is a VLM as in stage 1 (empty = '
-                'tiny_vlm), or a GEODE dir with an untrained DRM; the DRM stays fresh'})
+                'tiny_vlm), or a GEODE dir with an untrained DRM; the DRM starts fresh'})
     stage2_trains_drm: bool = field(default=False, metadata={
         'help': 'stage 2 also trains the DRM (the paper freezes it); see README, Training'})
     steps: int = field(default=300, metadata={'help': 'optimizer steps'})
