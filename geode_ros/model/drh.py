@@ -53,11 +53,17 @@ class DirectRegressionHead(nn.Module):
         self.bins = cfg.value_bins
         # per type: the regressed scalar, then the histogram logits
         self.reg = _mlp(lm_dim, cfg.hidden, len(cfg.value_types) * (1 + self.bins))
-        r = cfg.value_bin_range
-        self.bin_width = 2 * r / max(self.bins, 1)
-        self.register_buffer('bin_centres', torch.linspace(-r + self.bin_width / 2,
-                                                           r - self.bin_width / 2,
-                                                           max(self.bins, 1)), persistent=False)
+        # the bin grid and the MRA decode's candidates (4 per bin) are fixed: built once
+        r, n = cfg.value_bin_range, max(self.bins, 1)
+        self.bin_width = 2 * r / n
+        edges = torch.linspace(-r, r, n + 1)
+        centres = (edges[1:] + edges[:-1]) / 2
+        self.register_buffer('bin_edges', edges, persistent=False)
+        self.register_buffer('bin_centres', centres, persistent=False)
+        self.register_buffer('mra_candidates', torch.linspace(
+            float(centres[0]), float(centres[-1]), max(4 * n - 3, 1)), persistent=False)
+        self.register_buffer('mra_tolerances', torch.as_tensor(
+            1.0 - MRA_THRESHOLDS, dtype=torch.float32) + 1e-9, persistent=False)
         self.box = _mlp(lm_dim, cfg.hidden, 8)
         self.register_buffer('log_mean', torch.tensor(cfg.value_log_mean, dtype=torch.float32))
         self.register_buffer('log_std', torch.tensor(cfg.value_log_std, dtype=torch.float32))
@@ -98,12 +104,10 @@ class DirectRegressionHead(nn.Module):
 
         MRA depends only on the ratio prediction / truth = exp((z_pred - z_true) * std).
         """
-        cand = torch.linspace(float(self.bin_centres[0]), float(self.bin_centres[-1]),
-                              4 * self.bins - 3, device=probs.device)  # [C], 4 per bin
+        cand = self.mra_candidates  # [C]
         dz = cand[None, :, None] - self.bin_centres[None, None, :]  # [1, C, J]
         rel = (torch.exp(dz * log_std[:, None, None]) - 1).abs()  # [M, C, J]
-        tol = torch.as_tensor(1.0 - MRA_THRESHOLDS, dtype=rel.dtype, device=rel.device)
-        mra = (rel[..., None] <= tol + 1e-9).to(probs.dtype).mean(-1)  # [M, C, J]
+        mra = (rel[..., None] <= self.mra_tolerances).to(probs.dtype).mean(-1)  # [M, C, J]
         expected = (mra * probs[:, None, :]).sum(-1)  # [M, C]
         mean = (probs * self.bin_centres).sum(-1, keepdim=True)  # ties: nearest the mean
         return cand[(expected - 1e-6 * (cand - mean).abs()).argmax(dim=1)]
@@ -153,9 +157,7 @@ class DirectRegressionHead(nn.Module):
         over the bins (targets outside the range land in the edge bins)."""
         r = self.cfg.value_bin_range
         t = target.float().clamp(-r + self.bin_width / 2, r - self.bin_width / 2)[:, None]
-        edges = torch.cat([self.bin_centres - self.bin_width / 2,
-                           self.bin_centres[-1:] + self.bin_width / 2])  # [bins + 1]
-        cdf = torch.special.ndtr((edges[None, :] - t) / (0.75 * self.bin_width))
+        cdf = torch.special.ndtr((self.bin_edges[None, :] - t) / (0.75 * self.bin_width))
         mass = cdf[:, 1:] - cdf[:, :-1]
         return mass / mass.sum(-1, keepdim=True).clamp_min(1e-12)
 

@@ -196,10 +196,11 @@ class GeodeModel(nn.Module):
         return GeodeOutput(loss, ce, v_loss, b_loss, v_pred, b_pred, logits)
 
     # --- training stages ----------------------------------------------------------------
-    def set_stage(self, stage: int) -> None:
-        """1: only the DRM trains. 2: DRM frozen; LLM (full or LoRA), DRH, new token rows."""
+    def set_stage(self, stage: int, train_drm: bool = False) -> None:
+        """1: only the DRM trains. 2: LLM (full or LoRA), DRH, new token rows; the DRM
+        frozen unless ``train_drm``."""
         from geode_ros.model.stages import set_stage
-        set_stage(self, stage)
+        set_stage(self, stage, train_drm)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]

@@ -5,8 +5,8 @@ vision tower frozen; the LLM trains in full, or through LoRA adapters when
 ``config.lora.enabled`` (then only the embedding / LM-head rows of the new tokens
 <spatio>, <reg>, <box> train, through a gradient mask); the DRH trains (not in the
 'digits' ablation, where it is unused). Without the DRM (``use_drm=False``) there is
-no stage 1. (The trainer's ``stage2_trains_drm`` unfreezes the DRM after this, for the
-shipped recipe; see README, Training.)
+no stage 1. ``train_drm=True`` also trains the DRM in stage 2 (the trainer's
+``stage2_trains_drm``, the shipped recipe; see README, Training).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from geode_ros.model.geode import GeodeModel
 
 
-def set_stage(model: GeodeModel, stage: int) -> None:
+def set_stage(model: GeodeModel, stage: int, train_drm: bool = False) -> None:
     """Freeze / unfreeze parameters for ``stage`` (see the module docstring)."""
     if stage not in (1, 2):
         raise GeodeError(f'stage must be 1 or 2, got {stage}')
@@ -36,6 +36,7 @@ def set_stage(model: GeodeModel, stage: int) -> None:
         model.drm.requires_grad_(True)
         return
     model.drh.requires_grad_(model.config.numeric_output == 'drh')
+    model.drm.requires_grad_(train_drm and model.config.use_drm)
     ad = model.adapter
     if not model.config.lora.enabled:
         ad.language_model.requires_grad_(True)

@@ -185,9 +185,7 @@ class Trainer:
             self.model = build_initial_model(cfg, self.records, progress)
             if self.rank == 0:
                 save_pretrained(self.model, init_dir)
-        self.model.set_stage(cfg.stage)
-        if cfg.stage == 2 and cfg.stage2_trains_drm and self.model.config.use_drm:
-            self.model.drm.requires_grad_(True)
+        self.model.set_stage(cfg.stage, train_drm=cfg.stage2_trains_drm)
         if cfg.stage == 2:
             self._fit_value_stats()
         self.model.train()
