@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from geode_ros.errors import GeodeError
-from geode_ros.model.config import BOX_TYPES, NUMERIC_TYPES
-from geode_ros.model.prompt import answer_target, build_prompt, classify_question
+from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
+from geode_ros.model.prompt import answer_target, build_prompt, classify_question, split_options
 from geode_ros.scene.types import Box3D, RGBDFrame
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class GeodeBatch:
     question_ids: torch.Tensor  # [B, L] the question alone (the DRM reads it), right-padded
     question_mask: torch.Tensor  # [B, L]
     qtypes: list[str]
+    options: list[list[tuple[str, str]]]  # per row: (letter, text) of a choice question's options
     labels: torch.Tensor | None = None  # [B, T], -100 = no loss
     image_embeds: torch.Tensor | None = None  # [N_img_tokens, D_lm] in prompt order
 
@@ -117,10 +118,11 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
     k = model.num_spatio
     eot = model.end_of_turn
     rows, labels, pts, pmask, feats, qtypes, images, grids = [], [], [], [], [], [], [], []
-    vtype, vtarget, btarget, questions = [], [], [], []
+    vtype, vtarget, btarget, questions, options = [], [], [], [], []
     for s in samples:
         qtype = s.qtype or classify_question(s.question)
         qtypes.append(qtype)
+        options.append(split_options(s.question) if qtype in CHOICE_TYPES else [])
         kfs = [kf if isinstance(kf, KeyframeFeatures) else model.encode_keyframe(kf)
                for kf in s.keyframes]
         drm_kfs = [kfs[i] for i in _even(len(kfs), cfg.max_keyframes)]
@@ -135,7 +137,7 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         if train:
             box = [*s.box.center, *s.box.size, s.box.yaw] if s.box is not None else None
             target = s.rationale if stage == 1 else answer_target(
-                qtype, s.answer, s.value, box, cfg.numeric_output)
+                qtype, s.answer, s.value, box, cfg.numeric_output, s.question, cfg.choice_answer)
             if not target:
                 raise GeodeError(f'stage-{stage} sample has no target: {s.question!r}')
             tgt = tok(target + eot, add_special_tokens=False)['input_ids']
@@ -180,7 +182,7 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         value_type=torch.tensor(vtype, dtype=torch.long),
         value_target=torch.tensor(vtarget, dtype=torch.float32),
         box_target=torch.tensor(np.asarray(btarget, dtype=np.float32)),
-        question_ids=question_ids, question_mask=question_mask, qtypes=qtypes,
+        question_ids=question_ids, question_mask=question_mask, qtypes=qtypes, options=options,
         labels=lab_t if train else None,
         image_embeds=torch.cat([im.float().cpu() for im in images]) if images else None,
     )

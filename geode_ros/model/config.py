@@ -29,6 +29,8 @@ from geode_ros.data.qa import (  # noqa: F401
 # How numeric answers and boxes leave the model: the DRH (GEODE) or spelled digits (ablation).
 NUMERIC_OUTPUTS: tuple[str, ...] = ('drh', 'digits')
 VALUE_DECODES: tuple[str, ...] = ('mra', 'mean')
+# How multiple-choice answers leave the model: the option's text (scored) or a letter.
+CHOICE_ANSWERS: tuple[str, ...] = ('option_text', 'letter')
 # A spelled box takes 53-59 tokens with the tiny tokenizer: the digits mode decodes at least this.
 DIGITS_MIN_NEW_TOKENS = 80
 
@@ -50,6 +52,12 @@ class DRMConfig:
     question_conditioned: bool = field(default=True, metadata={
         'help': 'the rationale queries read the question too (InstructBLIP-style), so the K '
                 'tokens carry what this question needs rather than a fixed scene summary'})
+    scene_extent_token: bool = field(default=True, metadata={
+        'help': "one extra token encodes the cloud's extent along each axis (robust "
+                'percentiles), a global quantity that attention over local tokens finds '
+                'hard to compute'})
+    extent_percentile: float = field(default=1.0, metadata={
+        'help': 'the extent runs from this percentile of the points to 100 minus it'})
     pe_frequencies: int = field(default=8, metadata={'help': 'Fourier frequencies per axis'})
     pe_max_wavelength: float = field(default=16.0, metadata={'help': 'longest wavelength (m)'})
     max_patches: int = field(default=512, metadata={'help': 'cap on keyframe patch tokens'})
@@ -137,3 +145,7 @@ class GeodeConfig:
         'help': 'drh: numbers/boxes regressed at <reg>/<box> by the DRH; digits: spelled as '
                 f'answer text and parsed back (ablation; decode budget >= '
                 f'{DIGITS_MIN_NEW_TOKENS} tokens)'})
+    choice_answer: str = field(default='option_text', metadata={
+        'help': "option_text: trained to say the chosen option's text; answered by scoring "
+                'the likelihood of each listed option; letter: trained to say the letter, '
+                'answered by greedy decoding'})

@@ -7,17 +7,25 @@ decode step for the value instead of one per digit. In the 'digits' ablation
 (``numeric_output='digits'``) no DRH call is made: values and boxes are parsed from the
 generated text with the inverses of the DRH path's render functions (empty when the
 text does not parse, which scores 0).
+
+Multiple-choice questions whose options are listed (``choice_answer='option_text'``) are
+not decoded token by token: each option's text (+ end of turn) is scored by its
+log-likelihood after the prompt, in one batched pass over a copy of the prompt's KV
+cache, and the most likely option is the answer ("B. lamp"). This is the usual
+likelihood protocol for multiple choice with language models; the answer is always
+one of the options.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
 
-from geode_ros.model.config import BOX_TYPES, NUMERIC_TYPES
+from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
 from geode_ros.model.drh import parse_box, parse_value, render_box, render_value
 from geode_ros.model.prompt import BOX, REG
 
@@ -35,6 +43,7 @@ class Generation:
     boxes: list[list[float]] = field(default_factory=list)  # [cx, cy, cz, sx, sy, sz, yaw]
     token_ids: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    option_logprobs: list[float] = field(default_factory=list)  # scored choices, in order
 
 
 @dataclass
@@ -83,9 +92,51 @@ def step(model: GeodeModel, state: DecodeState, tokens: torch.Tensor) -> DecodeS
     return state
 
 
+def score_options(model: GeodeModel, batch: GeodeBatch, state: DecodeState, rows: list[int]
+                  ) -> dict[int, tuple[int, list[int], list[float]]]:
+    """Log-likelihood of each listed option's text after the prompt, for ``rows``.
+
+    ``state`` must be fresh from ``prefill`` (it is not modified). Returns, per row, the
+    index and token ids of the best option and the summed log-probability of every option.
+    """
+    tok, dev = model.tokenizer, model.device
+    pairs, seqs = [], []
+    for i in rows:
+        for _, text in batch.options[i]:
+            pairs.append(i)
+            seqs.append(tok(text + model.end_of_turn, add_special_tokens=False)['input_ids'])
+    n, length = len(seqs), max(len(x) for x in seqs)
+    ids = torch.full((n, length), tok.pad_token_id, dtype=torch.long, device=dev)
+    mask = torch.zeros((n, length), dtype=torch.long, device=dev)
+    for k, x in enumerate(seqs):
+        ids[k, :len(x)], mask[k, :len(x)] = torch.tensor(x, device=dev), 1
+    src = torch.tensor(pairs, device=dev)
+    cache = copy.deepcopy(state.cache)
+    cache.batch_select_indices(src)  # one copy of its prompt's cache per option
+    pos = state.next_pos[src][:, None] + torch.arange(length, device=dev)  # [n, L]
+    out = model.adapter.language_model(
+        inputs_embeds=model.adapter.embed_tokens(ids),
+        attention_mask=torch.cat([state.attention_mask[src], mask], dim=1),
+        position_ids=model.adapter.lm_positions(pos.unsqueeze(0).expand(state.n_pos, n, length)),
+        cache=cache, use_cache=True)
+    # an option's token t is predicted by the hidden state before it (first: the prompt's last)
+    hidden = torch.cat([state.hidden[src].unsqueeze(1), out.last_hidden_state[:, :-1]], dim=1)
+    logp = model.adapter.lm_head(hidden).float().log_softmax(-1)
+    score = (logp.gather(-1, ids.unsqueeze(-1)).squeeze(-1) * mask).sum(1).tolist()
+    result: dict[int, tuple[int, list[int], list[float]]] = {}
+    k = 0
+    for i in rows:
+        scores = score[k:k + len(batch.options[i])]
+        best = max(range(len(scores)), key=scores.__getitem__)
+        result[i] = (best, seqs[k + best], scores)
+        k += len(scores)
+    return result
+
+
 def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
                     ) -> list[Generation]:
-    """Greedy decoding of every row of ``batch`` (left padded, ``train=False``)."""
+    """Decode every row of ``batch`` (left padded, ``train=False``): greedily, or by
+    option likelihood for choice questions with listed options (module docstring)."""
     dev = model.device
     reg_id, box_id = model.token_ids[REG], model.token_ids[BOX]
     digits = model.config.numeric_output == 'digits'
@@ -99,8 +150,15 @@ def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
     _sync(dev)
     t2 = time.perf_counter()
     b = batch.input_ids.shape[0]
+    scored: dict[int, tuple[int, list[int], list[float]]] = {}
+    if model.config.choice_answer == 'option_text':
+        rows = [i for i in range(b) if batch.qtypes[i] in CHOICE_TYPES and batch.options[i]]
+        scored = score_options(model, batch, state, rows) if rows else {}
+    _sync(dev)
+    t_score = time.perf_counter() - t2
     done = torch.zeros(b, dtype=torch.bool, device=dev)
-    ids: list[list[int]] = [[] for _ in range(b)]
+    done[list(scored)] = True
+    ids: list[list[int]] = [list(scored[i][1]) if i in scored else [] for i in range(b)]
     values: list[list[float]] = [[] for _ in range(b)]
     boxes: list[list[list[float]]] = [[] for _ in range(b)]
     pad = model.tokenizer.pad_token_id
@@ -118,8 +176,13 @@ def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
     _sync(dev)
     t3 = time.perf_counter()
     timings = {'drm': t1 - t0, 'prefill': t2 - t1, 'decode': t3 - t2}
+    if scored:
+        timings['option_scoring'] = t_score
     gens = [Generation(_render(model, ids[i], values[i], boxes[i], batch.qtypes[i]),
                        values[i], boxes[i], ids[i], dict(timings)) for i in range(b)]
+    for i, (best, _, scores) in scored.items():  # "B. lamp": the letter and the option's text
+        letter, text = batch.options[i][best]
+        gens[i].text, gens[i].option_logprobs = f'{letter}. {text}', scores
     if digits:
         for g, qtype in zip(gens, batch.qtypes):
             _parse_values(g, qtype)

@@ -10,6 +10,11 @@ token embeddings (as InstructBLIP's Q-Former does with the instruction): eight t
 cannot summarise every pairwise distance of a room, but they can carry the two objects
 a question names. The rationale the DRM is trained to support (stage 1) is itself
 question-specific.
+
+With ``scene_extent_token`` one more context token encodes the cloud's extent along each
+axis (robust percentiles of the sampled points). Local tokens with positions carry it
+only implicitly; reading a maximum out of them is what attention, a weighted average,
+is worst at, and room size is exactly that quantity.
 """
 
 from __future__ import annotations
@@ -52,6 +57,16 @@ def patch_centres_3d(depth: np.ndarray | torch.Tensor, fx: float, fy: float, cx:
     return world, (frac > 0).reshape(-1)
 
 
+def cloud_extent(xyz: torch.Tensor, mask: torch.Tensor, percentile: float = 1.0
+                 ) -> torch.Tensor:
+    """Per-axis extent [B, 3] of each cloud: the (100 - p)th minus the p-th percentile of
+    its valid points (0 for an empty cloud)."""
+    x = xyz.float().masked_fill(~mask.bool().unsqueeze(-1), float('nan'))
+    q = torch.tensor([percentile / 100, 1 - percentile / 100], device=x.device)
+    lo, hi = torch.nanquantile(x, q, dim=1)  # each [B, 3]
+    return torch.nan_to_num(hi - lo, nan=0.0)
+
+
 class DecoupledRationaleModule(nn.Module):
     """Fuse point tokens with 3D-placed patch tokens; read K rationale tokens for the LLM."""
 
@@ -64,6 +79,8 @@ class DecoupledRationaleModule(nn.Module):
         self.patch_in = nn.Sequential(nn.LayerNorm(vision_dim), nn.Linear(vision_dim, w))
         self.patch_pe = FourierPE(w, cfg.pe_frequencies, cfg.pe_max_wavelength)
         self.null_memory = nn.Parameter(torch.zeros(1, 1, w))  # attended when nothing else is
+        self.extent_pe = (FourierPE(w, cfg.pe_frequencies, cfg.pe_max_wavelength)
+                          if cfg.scene_extent_token else None)
 
         def decoder(n: int) -> nn.TransformerDecoder:
             layer = nn.TransformerDecoderLayer(w, cfg.heads, 2 * w, cfg.dropout, batch_first=True,
@@ -111,6 +128,10 @@ class DecoupledRationaleModule(nn.Module):
                             memory_key_padding_mask=~mem_mask)  # [B, G, W]
         ctx = torch.cat([fused, mem], dim=1)  # [B, G+1+P, W]
         ctx_mask = torch.cat([tok_mask, mem_mask], dim=1)
+        if self.extent_pe is not None:
+            ext = cloud_extent(points[..., :3], point_mask, self.cfg.extent_percentile)
+            ctx = torch.cat([ctx, self.extent_pe(ext.to(ctx.dtype)).unsqueeze(1)], dim=1)
+            ctx_mask = torch.cat([ctx_mask, torch.ones_like(ctx_mask[:, :1])], dim=1)
         q = self.queries.expand(b, -1, -1)
         k = q.shape[1]
         q_mask = torch.ones(b, k, dtype=torch.bool, device=q.device)

@@ -33,7 +33,12 @@ from torch import nn
 from geode_ros.errors import GeodeError
 from geode_ros.model.adapters import make_adapter
 from geode_ros.model.batch import GeodeBatch, GeodeSample, KeyframeFeatures, prepare_batch
-from geode_ros.model.config import DIGITS_MIN_NEW_TOKENS, NUMERIC_OUTPUTS, GeodeConfig
+from geode_ros.model.config import (
+    CHOICE_ANSWERS,
+    DIGITS_MIN_NEW_TOKENS,
+    NUMERIC_OUTPUTS,
+    GeodeConfig,
+)
 from geode_ros.model.decode import Generation, greedy_generate
 from geode_ros.model.drh import DirectRegressionHead
 from geode_ros.model.drm import DecoupledRationaleModule, patch_centres_3d
@@ -90,6 +95,9 @@ class GeodeModel(nn.Module):
         if config.numeric_output not in NUMERIC_OUTPUTS:
             raise GeodeError(f'numeric_output must be one of {list(NUMERIC_OUTPUTS)}, got '
                              f'{config.numeric_output!r}')
+        if config.choice_answer not in CHOICE_ANSWERS:
+            raise GeodeError(f'choice_answer must be one of {list(CHOICE_ANSWERS)}, got '
+                             f'{config.choice_answer!r}')
         # built even when use_drm is off, so every checkpoint has one layout
         self.drm = DecoupledRationaleModule(config.drm, d, d, emb_std)
         self.drh = DirectRegressionHead(config.drh, d)

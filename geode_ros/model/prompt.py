@@ -5,6 +5,11 @@
 3D box (in the 'digits' ablation, numbers and boxes are spelled as text instead).
 Prompts are rendered by the VLM's own chat template; image marks are expanded to the
 number of image tokens of each (cached) keyframe, as the VLM's processor does.
+
+Multiple-choice questions list their options on their own lines ("A. sofa"). With
+``choice_answer='option_text'`` the target is the chosen option's text, not its letter:
+a letter carries only the position prior, while the text lets the model learn which
+answers are likely (and is what the option-likelihood decode scores).
 """
 
 from __future__ import annotations
@@ -48,10 +53,42 @@ def classify_question(text: str) -> str:
     )
 
 
+_OPTION_LINE = re.compile(r'^\s*([A-Z])[.)]\s+(.+?)\s*$')
+
+
+def split_options(question: str) -> list[tuple[str, str]]:
+    """The (letter, text) options listed on the question's trailing lines, in order.
+
+    'Which is closest ...?\\nA. sofa\\nB. lamp' -> [('A', 'sofa'), ('B', 'lamp')]; [] when
+    the question lists none (or its letters do not run A, B, C, ...).
+    """
+    out: list[tuple[str, str]] = []
+    for line in reversed(question.strip().splitlines()[1:]):
+        m = _OPTION_LINE.match(line)
+        if not m:
+            break
+        out.append((m.group(1), m.group(2)))
+    out.reverse()
+    letters = [chr(ord('A') + i) for i in range(len(out))]
+    return out if [le for le, _ in out] == letters else []
+
+
+def choice_text(question: str, answer: str) -> str:
+    """The text of the option an answer letter picks ('B' -> 'lamp'); other answers as given."""
+    a = answer.strip()
+    letter = a.rstrip('.').upper()
+    for le, text in split_options(question):
+        if le == letter:
+            return text
+    return a
+
+
 def answer_target(qtype: str, answer: str | None = None, value: float | None = None,
-                  box: list[float] | None = None, numeric_output: str = 'drh') -> str:
-    """Training target text: the answer for choices; for numbers ``<reg>`` and for boxes
-    ``<box>`` (``numeric_output='drh'``), or the value / box rendered as text ('digits')."""
+                  box: list[float] | None = None, numeric_output: str = 'drh',
+                  question: str = '', choice_answer: str = 'letter') -> str:
+    """Training target text: for choices the answer (its option's text from ``question``
+    when ``choice_answer='option_text'``); for numbers ``<reg>`` and for boxes ``<box>``
+    (``numeric_output='drh'``), or the value / box rendered as text ('digits')."""
     from geode_ros.model.drh import render_box, render_value
 
     digits = numeric_output == 'digits'
@@ -72,7 +109,7 @@ def answer_target(qtype: str, answer: str | None = None, value: float | None = N
     if qtype in CHOICE_TYPES:
         if not answer:
             raise GeodeError(f'a {qtype} sample needs an answer text')
-        return answer.strip()
+        return choice_text(question, answer) if choice_answer == 'option_text' else answer.strip()
     raise GeodeError(f'unknown question type {qtype!r}')
 
 

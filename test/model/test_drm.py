@@ -81,3 +81,32 @@ def test_unconditioned_drm_needs_no_question_and_conditioned_one_says_so():
     assert plain.question_in is None and plain(*scene).shape == (1, 3, 48)
     with pytest.raises(GeodeError, match='question-conditioned'):
         _tiny_drm()(*scene)
+
+
+def test_cloud_extent_is_the_percentile_range_of_valid_points():
+    from geode_ros.model.drm import cloud_extent
+
+    rng = np.random.default_rng(0)
+    xyz = torch.from_numpy(rng.uniform(-1, 1, (2, 200, 3)).astype(np.float32))
+    xyz = xyz * torch.tensor([3.0, 2.0, 1.0])
+    mask = torch.ones(2, 200, dtype=torch.bool)
+    mask[0, 150:] = False
+    xyz[0, 150:] = 1e3  # junk behind the mask
+    mask[1] = False  # an empty cloud
+    ext = cloud_extent(xyz, mask, 2.0)
+    valid = xyz[0, :150].numpy()
+    ref = np.percentile(valid, 98, axis=0) - np.percentile(valid, 2, axis=0)
+    assert np.allclose(ext[0].numpy(), ref, rtol=1e-4)
+    assert torch.equal(ext[1], torch.zeros(3))
+
+
+def test_scene_extent_token_feeds_the_rationale_tokens():
+    torch.manual_seed(0)
+    scene = (torch.rand(1, 32, 6), torch.ones(1, 32, dtype=torch.bool), torch.randn(1, 4, 24),
+             torch.randn(1, 4, 3), torch.ones(1, 4, dtype=torch.bool), torch.zeros(1, 3))
+    question = (torch.randn(1, 5, 48), torch.ones(1, 5, dtype=torch.bool))
+    drm = _tiny_drm()
+    drm(*scene, *question).square().sum().backward()
+    assert drm.extent_pe.proj.weight.grad.abs().sum() > 0
+    plain = _tiny_drm(scene_extent_token=False)
+    assert plain.extent_pe is None and plain(*scene, *question).shape == (1, 3, 48)

@@ -159,3 +159,33 @@ def test_answer_on_snapshot(make_model, snapshot, arch):
                                 keyframes=[])
     with pytest.raises(GeodeError, match='empty'):
         m.answer('How many chair(s) are in this room?', empty)
+
+
+@pytest.mark.parametrize('arch', ARCHITECTURES)
+def test_choices_are_answered_by_option_likelihood(make_model, samples, arch):
+    """The decode's option scores equal the teacher-forced log-likelihood of each option
+    as the training target, also for a row left-padded beside longer prompts."""
+    from geode_ros.model.batch import GeodeSample
+
+    m = make_model(arch)
+    opts = ['sofa', 'trash can', 'lamp']
+    q = ('Measuring from the closest point of each object, which of these objects (sofa, '
+         'trash can, lamp) is the closest to the bed?\nA. sofa\nB. trash can\nC. lamp')
+    choice = GeodeSample(q, samples[0].points, samples[0].colors, list(samples[0].keyframes))
+    gens = m.generate(prepare_batch(m, [*samples, choice], train=False, seed=0))
+    ref = []
+    for letter in 'ABC':
+        b = prepare_batch(m, [*samples, dataclasses.replace(choice, answer=letter)], seed=0)
+        with torch.no_grad():
+            logits = m(b, return_logits=True).logits[-1, :-1].float()
+        lab = b.labels[-1, 1:]
+        sel = lab != -100
+        ref.append(float(logits[sel].log_softmax(-1).gather(1, lab[sel, None]).sum()))
+    assert gens[-1].option_logprobs == pytest.approx(ref, abs=2e-3)
+    best = max(range(3), key=ref.__getitem__)
+    assert gens[-1].text == f"{'ABC'[best]}. {opts[best]}"
+    assert 'option_scoring' in gens[-1].timings
+    assert gens[0].option_logprobs == []  # other rows decode as before
+    m.config.choice_answer = 'letter'  # the letter protocol decodes greedily
+    gen = m.generate(prepare_batch(m, [choice], train=False, seed=0))[0]
+    assert gen.option_logprobs == [] and 'option_scoring' not in gen.timings

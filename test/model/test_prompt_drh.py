@@ -10,7 +10,14 @@ import torch
 from geode_ros.errors import GeodeError
 from geode_ros.model.config import DRHConfig
 from geode_ros.model.drh import DirectRegressionHead, aligned_iou, render_value
-from geode_ros.model.prompt import BOX, REG, answer_target, classify_question
+from geode_ros.model.prompt import (
+    BOX,
+    REG,
+    answer_target,
+    choice_text,
+    classify_question,
+    split_options,
+)
 
 QUESTIONS = {
     'object_count': 'How many chair(s) are in this room?',
@@ -40,6 +47,18 @@ def test_classify_question(qtype):
 def test_unparseable_question_raises():
     with pytest.raises(GeodeError, match='cannot parse'):
         classify_question('Tell me a joke.')
+
+
+def test_options_are_read_from_the_question_lines():
+    q = 'Which of these objects (sofa, trash can) is closest to the bed?\nA. sofa\nB. trash can'
+    assert split_options(q) == [('A', 'sofa'), ('B', 'trash can')]
+    assert split_options('How many chair(s) are in this room?') == []
+    assert split_options('Which one?\nB. sofa\nC. lamp') == []  # letters must run A, B, ...
+    assert choice_text(q, 'B') == choice_text(q, 'b.') == 'trash can'
+    assert choice_text(q, 'lamp') == 'lamp'  # not a listed letter: the answer as given
+    assert answer_target('object_rel_distance', 'B', question=q,
+                         choice_answer='option_text') == 'trash can'
+    assert answer_target('object_rel_distance', 'B', question=q, choice_answer='letter') == 'B'
 
 
 def test_answer_targets():
