@@ -54,6 +54,9 @@ class TrainConfig:
     seed: int = field(default=0, metadata={'help': 'data order and init seed'})
     types: tuple[str, ...] = field(default=(), metadata={
         'help': 'question types to train on (empty = all)'})
+    type_balance: float = field(default=0.0, metadata={
+        'help': 'how evenly question types are drawn: 0 = their natural frequencies, '
+                '1 = every type equally often (rare types repeat within an epoch)'})
     tiny_vlm: TinyVLMConfig = field(default_factory=TinyVLMConfig)
     model: GeodeConfig = field(default_factory=GeodeConfig)
     scene: SceneConfig = field(default_factory=SceneConfig)

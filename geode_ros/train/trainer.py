@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import random
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -34,6 +33,7 @@ from geode_ros.model.checkpoint import save_pretrained
 from geode_ros.model.geode import GeodeModel
 from geode_ros.train.config import TrainConfig
 from geode_ros.train.evaluate import evaluate
+from geode_ros.train.sampling import epoch_order
 from geode_ros.train.scenes import SceneStore
 
 log = logging.getLogger(__name__)
@@ -225,9 +225,8 @@ class Trainer:
         out = []
         while len(out) < n:
             if self.pos >= len(self.order):
-                rng = random.Random(self.cfg.seed * 1000 + self.epoch)
-                self.order = list(range(len(self.records)))
-                rng.shuffle(self.order)
+                self.order = epoch_order([r.type for r in self.records],
+                                         self.cfg.seed * 1000 + self.epoch, self.cfg.type_balance)
                 self.epoch += 1
                 self.pos = 0
             out.append(self.order[self.pos])
