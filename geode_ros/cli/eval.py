@@ -22,6 +22,7 @@ The baseline column is the trivial predictor: the per-type training mean for num
 examples:
   geode-eval --model models/geode-tiny --data data/val --train-data data/train
   geode-eval --model DIR --data vsibench/test.jsonl --scenes vsibench/frames --json out.json
+  geode-eval --model models/geode-tiny --data data/val --train-data data/train --blind
 """
 
 
@@ -40,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--limit', type=int, default=0, help='score only the first N questions')
     parser.add_argument('--types', nargs='+', default=None, help='only these question types')
     parser.add_argument('--batch-size', type=int, default=8, help='questions per forward')
+    parser.add_argument('--blind', action='store_true',
+                        help='answer from the question alone, without the scene (no points, '
+                             'no keyframes): how much of each score the question priors earn')
     add_runtime_arguments(parser)
     parser.add_argument('--json', default=None, help='write the results as JSON here')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -77,10 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
         root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
         store = SceneStore(root, model)
-        result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
+        result = evaluate(model, records, store, args.batch_size, train, not args.quiet,
+                          blind=args.blind)
     except GeodeError as exc:
         print(f'geode-eval: error: {exc}', file=sys.stderr)
         return 2
+    if args.blind:
+        print('blind: every question answered without its scene')
     print(format_table(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from tqdm import tqdm
 
 from geode_ros.data.metrics import aggregate, baseline_scores, score_record
 from geode_ros.data.qa import QARecord
-from geode_ros.model.batch import prepare_batch
+from geode_ros.model.batch import GeodeSample, prepare_batch
 from geode_ros.scene.types import Answer, Box3D
 from geode_ros.train.scenes import SceneStore
 
@@ -52,11 +53,19 @@ def _as_answer(gen, record: QARecord) -> Answer:
                   question_type=record.type)
 
 
+def blind_sample(sample: GeodeSample) -> GeodeSample:
+    """The sample with its scene taken away: no points, no keyframes (VSI-Bench's "blind"
+    setting, which shows how much of a score the question alone earns)."""
+    return dataclasses.replace(sample, points=np.zeros((0, 3), np.float32),
+                               colors=np.zeros((0, 3), np.uint8), keyframes=[])
+
+
 @torch.no_grad()
 def evaluate(model, records: Sequence[QARecord], store: SceneStore, batch_size: int = 8,
-             train_records: Sequence[QARecord] | None = None, progress: bool = True
-             ) -> EvalResult:
-    """Answer every record with ``model`` and score it; baselines from ``train_records``."""
+             train_records: Sequence[QARecord] | None = None, progress: bool = True,
+             blind: bool = False) -> EvalResult:
+    """Answer every record with ``model`` and score it; baselines from ``train_records``.
+    ``blind``: answer from the question alone (``blind_sample``)."""
     was_training = model.training
     model.eval()
     answers: list[Answer] = []
@@ -67,6 +76,8 @@ def evaluate(model, records: Sequence[QARecord], store: SceneStore, batch_size: 
     for i in range(0, len(records), batch_size):
         chunk = list(records[i:i + batch_size])
         samples = [store.sample(r) for r in chunk]
+        if blind:
+            samples = [blind_sample(x) for x in samples]
         batch = prepare_batch(model, samples, stage=2, train=False, seed=i).to(model.device)
         for rec, gen in zip(chunk, model.generate(batch)):
             answer = _as_answer(gen, rec)

@@ -118,3 +118,20 @@ def test_cli_train_and_eval_end_to_end(dataset, tmp_path, capsys):
     for row in result['per_type'].values():
         assert {'score', 'baseline', 'n'} <= set(row)
     assert 'overall' in capsys.readouterr().out
+    # blind: the same questions without their scenes
+    assert eval_cli.main(['--model', str(Path(cfg.out) / 'model'), '--data', str(dataset),
+                          '--limit', '12', '--quiet', '--blind']) == 0
+    assert 'without its scene' in capsys.readouterr().out
+
+
+def test_blind_samples_reach_the_model_without_points_or_images(dataset, tmp_path):
+    from geode_ros.model.batch import prepare_batch
+    from geode_ros.train.evaluate import blind_sample
+
+    t = Trainer(tiny_train_config(dataset, tmp_path / 'b', 1, steps=1), progress=False)
+    sample = t.store.sample(t.records[0])
+    seen = prepare_batch(t.model, [sample], train=False, seed=0)
+    blind = prepare_batch(t.model, [blind_sample(sample)], train=False, seed=0)
+    assert seen.point_mask.any() and seen.image_embeds is not None
+    assert not blind.point_mask.any() and blind.image_embeds is None and not blind.patch_mask.any()
+    assert blind.question_ids.equal(seen.question_ids)
