@@ -155,7 +155,7 @@ def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
         rows = [i for i in range(b) if batch.qtypes[i] in CHOICE_TYPES and batch.options[i]]
         scored = score_options(model, batch, state, rows) if rows else {}
     _sync(dev)
-    t_score = time.perf_counter() - t2
+    t_scored = time.perf_counter()
     done = torch.zeros(b, dtype=torch.bool, device=dev)
     done[list(scored)] = True
     ids: list[list[int]] = [list(scored[i][1]) if i in scored else [] for i in range(b)]
@@ -175,9 +175,9 @@ def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
             _read_values(model, batch, state.hidden, tok, reg_id, box_id, values, boxes)
     _sync(dev)
     t3 = time.perf_counter()
-    timings = {'drm': t1 - t0, 'prefill': t2 - t1, 'decode': t3 - t2}
+    timings = {'drm': t1 - t0, 'prefill': t2 - t1, 'decode': t3 - t_scored}
     if scored:
-        timings['option_scoring'] = t_score
+        timings['option_scoring'] = t_scored - t2
     gens = [Generation(_render(model, ids[i], values[i], boxes[i], batch.qtypes[i]),
                        values[i], boxes[i], ids[i], dict(timings)) for i in range(b)]
     for i, (best, _, scores) in scored.items():  # "B. lamp": the letter and the option's text

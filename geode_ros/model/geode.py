@@ -13,8 +13,9 @@ Trainer API (geode_ros/train uses exactly this):
 
 ``samples`` are ``GeodeSample``s (question, cloud, keyframes as RGBDFrames or cached
 ``KeyframeFeatures``, and the targets: answer / value / box / rationale). Inference:
-``model.generate(batch)`` (greedy, KV cache, <reg>/<box> rendered by the DRH) or, for a
-scene memory, ``encode_keyframe(frame)`` + ``answer(question, snapshot)``.
+``model.generate(batch)`` (greedy, KV cache, <reg>/<box> rendered by the DRH; listed
+multiple-choice options scored by likelihood) or, for a scene memory,
+``encode_keyframe(frame)`` + ``answer(question, snapshot)``.
 
 Ablation switches (``GeodeConfig``): ``use_drm=False`` (no <spatio> slots, the DRM is
 kept but never run, no stage 1) and ``numeric_output='digits'`` (numbers and boxes
