@@ -51,7 +51,7 @@ model: setup
 	$(VENV)/bin/geode-eval --model models/geode-tiny --data data/val --train-data data/train \
 	  --json models/geode-tiny-eval.json
 
-# The paper's ablation at our scale (needs data/ from `make model`; ~35 min on 2 cores).
+# The paper's ablation at our scale (needs data/ from `make model`; ~30 min on 2 cores).
 ablation: setup
 	$(VENV)/bin/python -m geode_ros.train.ablation --config $(TRAIN_CFG) --out out/ablation \
 	  --steps1 150 --steps2 450
