@@ -65,3 +65,4 @@ def test_bench_query_on_the_shipped_model_and_demo_scene(tmp_path):
     assert result['frames'] == 32 and result['keyframes'] >= 8
     assert result['questions'] == 40 and result['query_ms_median'] > 0
     assert result['ingest_fps'] > 0 and result['drm_ms_median'] > 0
+    assert result['option_scoring_ms_median'] > 0  # the scene's choice questions are scored

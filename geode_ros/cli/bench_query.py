@@ -3,7 +3,7 @@
 Replays a frames folder through ``SpatialQueryEngine`` with the model as its reasoner
 (keyframe vision features are encoded on insertion, as in the node), then asks every
 question of the folder's QA file and reports the latency distribution and its split
-into vision encode / DRM / prefill / decode.
+into vision encode / DRM / prefill / decode (and option scoring for multiple choice).
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> dict:
         latencies.append(time.perf_counter() - t0)
         for k in ('drm', 'prefill', 'decode'):
             parts.setdefault(k, []).append(answer.timings.get(k, 0.0))
+        if 'option_scoring' in answer.timings:  # multiple choice: the listed options scored
+            parts.setdefault('option_scoring', []).append(answer.timings['option_scoring'])
     ms = sorted(1000 * x for x in latencies)
     result = {
         'frames': len(frames), 'keyframes': engine.stats().get('keyframes'),
@@ -78,6 +80,9 @@ def run(args: argparse.Namespace) -> dict:
     print(f"query latency over {len(ms)} questions: median {result['query_ms_median']:.0f} ms, "
           f"p90 {result['query_ms_p90']:.0f} ms (DRM {result['drm_ms_median']:.0f}, prefill "
           f"{result['prefill_ms_median']:.0f}, decode {result['decode_ms_median']:.0f} ms)")
+    if 'option_scoring' in parts:
+        print(f"option scoring on {len(parts['option_scoring'])} multiple-choice questions: "
+              f"median {result['option_scoring_ms_median']:.0f} ms")
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(result, indent=2) + '\n')
