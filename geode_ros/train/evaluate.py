@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from geode_ros.data.metrics import aggregate, baseline_scores, score_record
 from geode_ros.data.qa import QARecord
 from geode_ros.model.batch import GeodeSample, prepare_batch
 from geode_ros.scene.types import Answer, Box3D
-from geode_ros.train.scenes import SceneStore
+from geode_ros.train.scenes import SceneStore, question_with_options
 
 
 @dataclass
@@ -53,11 +52,12 @@ def _as_answer(gen, record: QARecord) -> Answer:
                   question_type=record.type)
 
 
-def blind_sample(sample: GeodeSample) -> GeodeSample:
-    """The sample with its scene taken away: no points, no keyframes (VSI-Bench's "blind"
-    setting, which shows how much of a score the question alone earns)."""
-    return dataclasses.replace(sample, points=np.zeros((0, 3), np.float32),
-                               colors=np.zeros((0, 3), np.uint8), keyframes=[])
+def blind_sample(record: QARecord) -> GeodeSample:
+    """The record's question without its scene: no points, no keyframes (VSI-Bench's
+    "blind" setting, which shows how much of a score the question alone earns). The
+    scene is never replayed."""
+    return GeodeSample(question_with_options(record), np.zeros((0, 3), np.float32),
+                       np.zeros((0, 3), np.uint8), [], qtype=record.type)
 
 
 @torch.no_grad()
@@ -75,9 +75,7 @@ def evaluate(model, records: Sequence[QARecord], store: SceneStore, batch_size: 
     bar = tqdm(total=len(records), desc='eval', unit='q', disable=not progress)
     for i in range(0, len(records), batch_size):
         chunk = list(records[i:i + batch_size])
-        samples = [store.sample(r) for r in chunk]
-        if blind:
-            samples = [blind_sample(x) for x in samples]
+        samples = [blind_sample(r) if blind else store.sample(r) for r in chunk]
         batch = prepare_batch(model, samples, stage=2, train=False, seed=i).to(model.device)
         for rec, gen in zip(chunk, model.generate(batch)):
             answer = _as_answer(gen, rec)

@@ -131,7 +131,7 @@ def test_blind_samples_reach_the_model_without_points_or_images(dataset, tmp_pat
     t = Trainer(tiny_train_config(dataset, tmp_path / 'b', 1, steps=1), progress=False)
     sample = t.store.sample(t.records[0])
     seen = prepare_batch(t.model, [sample], train=False, seed=0)
-    blind = prepare_batch(t.model, [blind_sample(sample)], train=False, seed=0)
+    blind = prepare_batch(t.model, [blind_sample(t.records[0])], train=False, seed=0)
     assert seen.point_mask.any() and seen.image_embeds is not None
     assert not blind.point_mask.any() and blind.image_embeds is None and not blind.patch_mask.any()
     assert blind.question_ids.equal(seen.question_ids)
