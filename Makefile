@@ -41,20 +41,27 @@ bench: setup
 
 # The shipped default model, reproduced from scratch (see README, 'Training').
 TRAIN_CFG ?= config/train_default.yaml
+STAGE2_STEPS ?= 1500
 model: setup
 	$(VENV)/bin/geode-synth --scenes 360 --out data/train --seed 0 --workers 2
-	$(VENV)/bin/geode-synth --scenes 16 --out data/val --seed 100000 --workers 2
+	$(VENV)/bin/geode-synth --scenes 24 --out data/val --seed 100000 --workers 2
+	$(VENV)/bin/geode-synth --scenes 24 --out data/test --seed 200000 --workers 2
 	$(VENV)/bin/geode-train --config $(TRAIN_CFG) --stage 1 --out out/train/stage1
 	$(VENV)/bin/geode-train --config $(TRAIN_CFG) --stage 2 --out out/train/stage2 \
-	  --init out/train/stage1/model --steps 4000 --lr 0.0005 --eval-every 500
+	  --init out/train/stage1/model --steps $(STAGE2_STEPS) --lr 0.0005 --eval-every 500
 	rm -rf models/geode-tiny && mkdir -p models && cp -r out/train/stage2/model models/geode-tiny
 	$(VENV)/bin/geode-eval --model models/geode-tiny --data data/val --train-data data/train \
+	  --no-blind --quiet
+	$(VENV)/bin/geode-eval --model models/geode-tiny --data data/test --train-data data/train \
 	  --json models/geode-tiny-eval.json
 
-# The paper's ablation at our scale (needs data/ from `make model`; ~30 min on 2 cores).
+# The paper's ablation at our scale (needs data/ from `make model`), scored on data/test.
+ABLATION_STEPS1 ?= 150
+ABLATION_STEPS2 ?= 600
 ablation: setup
 	$(VENV)/bin/python -m geode_ros.train.ablation --config $(TRAIN_CFG) --out out/ablation \
-	  --steps1 150 --steps2 450
+	  --eval-data data/test --steps1 $(ABLATION_STEPS1) --steps2 $(ABLATION_STEPS2) \
+	  --variants full no_drm frozen_drm stage2_only
 
 clean:
 	rm -rf build install log out .pytest_cache

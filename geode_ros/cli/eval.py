@@ -16,13 +16,20 @@ log = logging.getLogger('geode-eval')
 
 EPILOG = """Scores: numeric types by Mean Relative Accuracy (thresholds 0.50..0.95),
 multiple choice by exact match, 3D grounding by IoU with AP@0.25 / AP@0.5; all in percent.
-The baseline column is the trivial predictor: the per-type training mean for numbers
-(from --train-data), chance for multiple choice, the mean training box for grounding.
+Columns: score (the answers the model gives), llm and objects (the same questions read
+from the LLM / DRH, and computed from the model's own detections), blind (the same model
+with no scene: no points, no keyframes), baseline (the trivial predictor: the per-type
+training mean for numbers from --train-data, chance for multiple choice, the mean training
+box for grounding) and gap (score - blind: what the scene contributes).
+grounding_3d_absent: questions about an object that is not in the scene, answered
+correctly when no box is given.
+Use --select-sources on validation data only (never on the data you report).
 
 examples:
   geode-eval --model models/geode-tiny --data data/val --train-data data/train
   geode-eval --model DIR --data vsibench/test.jsonl --scenes vsibench/frames --json out.json
-  geode-eval --model models/geode-tiny --data data/val --train-data data/train --blind
+  geode-eval --model models/geode-tiny --data data/test --train-data data/train --no-blind
+  geode-eval --model out/train/stage2/model --data data/val --select-sources
 """
 
 
@@ -41,9 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--limit', type=int, default=0, help='score only the first N questions')
     parser.add_argument('--types', nargs='+', default=None, help='only these question types')
     parser.add_argument('--batch-size', type=int, default=8, help='questions per forward')
-    parser.add_argument('--blind', action='store_true',
-                        help='answer from the question alone, without the scene (no points, '
-                             'no keyframes): how much of each score the question priors earn')
+    parser.add_argument('--no-blind', action='store_true',
+                        help='skip the blind run (the same questions without their scenes, '
+                             'which shows how much of each score the question alone earns)')
+    parser.add_argument('--select-sources', action='store_true',
+                        help="write into the model's config the question types whose "
+                             'objects reading scored higher than the llm one here')
     add_runtime_arguments(parser)
     parser.add_argument('--json', default=None, help='write the results as JSON here')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -81,19 +91,43 @@ def main(argv: list[str] | None = None) -> int:
         model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
         root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
         store = SceneStore(root, model)
-        result = evaluate(model, records, store, args.batch_size, train, not args.quiet,
-                          blind=args.blind)
+        result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
+        if args.select_sources:
+            _select_sources(model, args.model, result)
+        blind = None if args.no_blind else evaluate(
+            model, records, store, args.batch_size, train, not args.quiet, blind=True)
     except GeodeError as exc:
         print(f'geode-eval: error: {exc}', file=sys.stderr)
         return 2
-    if args.blind:
-        print('blind: every question answered without its scene')
-    print(format_table(result))
+    print(format_table(result, blind))
     if args.json:
+        out = {'scene': result.to_json(), 'blind': blind.to_json() if blind else None,
+               'baseline': result.baseline,
+               'answer_from_objects': list(model.config.objects.answer_from_objects)}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + '\n')
+        Path(args.json).write_text(json.dumps(out, indent=2) + '\n')
         log.info('wrote %s', args.json)
     return 0
+
+
+def _select_sources(model, path: str, result) -> None:
+    """Answer from the objects where that reading won; rescore; save the model's config."""
+    from geode_ros.model.checkpoint import save_pretrained
+    from geode_ros.train.evaluate import better_sources
+
+    if getattr(model, 'quantization', None):
+        raise GeodeError('--select-sources needs the float model (no --quantization)')
+    chosen = better_sources(result)
+    model.config.objects.answer_from_objects = chosen
+    save_pretrained(model, path)
+    from geode_ros.data.qa import CHOICE_TYPES, NUMERIC_TYPES
+
+    obj = result.readings.get('objects', {})
+    for t in chosen:  # the answers given are now the objects' reading
+        result.summary[t] = obj[t]
+    vsi = [result.summary[t] for t in (*NUMERIC_TYPES, *CHOICE_TYPES) if t in result.summary]
+    result.summary['overall'] = sum(vsi) / len(vsi) if vsi else float('nan')
+    log.info('answer_from_objects = %s (written to %s)', ', '.join(chosen) or 'none', path)
 
 
 if __name__ == '__main__':

@@ -6,6 +6,8 @@
 - Multiple choice: exact match of the option letter.
 - Grounding: 3D IoU of yaw-rotated boxes (exact). With one box per question,
   AP@t is the fraction of questions whose predicted box has IoU >= t.
+- An absent-object grounding question ("Where is the X?" with no X in the scene) scores 1
+  when no box is given, 0 otherwise; it is reported apart as ``grounding_3d_absent``.
 - An unparseable prediction scores 0.
 Scores are in [0, 1] per record; ``aggregate`` reports percent, as VSI-Bench does.
 """
@@ -20,7 +22,14 @@ from typing import Any
 import numpy as np
 
 from geode_ros.data.boxgeom import box_iou_3d
-from geode_ros.data.qa import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES, QARecord, option_text
+from geode_ros.data.qa import (
+    BOX_TYPES,
+    CHOICE_TYPES,
+    NUMERIC_TYPES,
+    QARecord,
+    is_absent_grounding,
+    option_text,
+)
 from geode_ros.scene.types import Box3D
 
 MRA_THRESHOLDS = np.round(np.arange(0.50, 0.951, 0.05), 2)  # 10 thresholds
@@ -107,6 +116,8 @@ def score_record(record: QARecord, prediction: Any) -> float:
     if record.type in CHOICE_TYPES:
         choice = parse_choice(text, record.options or [])
         return float(choice is not None and choice == record.answer.strip().upper())
+    if is_absent_grounding(record):
+        return float(_box_of(prediction) is None)
     if record.type in BOX_TYPES:
         box = _box_of(prediction)
         if box is None or record.box is None or not np.all(np.asarray(box.size) > 0):
@@ -115,11 +126,19 @@ def score_record(record: QARecord, prediction: Any) -> float:
     raise ValueError(f'unknown question type {record.type!r}')
 
 
+ABSENT_KEY = 'grounding_3d_absent'
+
+
+def score_key(record: QARecord) -> str:
+    """The key a record is aggregated under: its type, or ``ABSENT_KEY``."""
+    return ABSENT_KEY if is_absent_grounding(record) else record.type
+
+
 def score_all(records: Sequence[QARecord], predictions: Sequence[Any]) -> dict[str, list[float]]:
     """Per-type lists of scores for parallel sequences of records and predictions."""
     out: dict[str, list[float]] = defaultdict(list)
     for r, p in zip(records, predictions, strict=True):
-        out[r.type].append(score_record(r, p))
+        out[score_key(r)].append(score_record(r, p))
     return dict(out)
 
 
@@ -163,7 +182,9 @@ def baseline_scores(train: Sequence[QARecord], test: Sequence[QARecord]) -> dict
     all_boxes = [b for v in boxes.values() for b in v]
     scores: dict[str, list[float]] = defaultdict(list)
     for r in test:
-        if r.type in NUMERIC_TYPES:
+        if is_absent_grounding(r):
+            scores[ABSENT_KEY].append(0.0)  # the mean box is always given
+        elif r.type in NUMERIC_TYPES:
             scores[r.type].append(score_record(r, means[r.type]) if r.type in means else 0.0)
         elif r.type in CHOICE_TYPES:
             scores[r.type].append(1.0 / max(1, len(r.options or [])))

@@ -6,12 +6,15 @@ One JSON object per line (DESIGN section 5)::
      "answer": "1.5", "value": 1.503, "options": null, "box": null, "rationale": "..."}
 
 ``box`` (grounding only) is ``{"label", "center": [x, y, z], "size": [sx, sy, sz], "yaw"}``.
+A grounding record with ``box: null`` asks about an object that is not in the scene: the
+right answer says so and gives no box (``absent_label`` names the object asked about).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -93,8 +96,9 @@ class QARecord:
             raise GeodeError(f'a {self.type} record needs options')
         if self.box is not None:
             _check_box(self.box)
-        if self.type in BOX_TYPES and self.box is None:
-            raise GeodeError(f'a {self.type} record needs a box')
+        if self.type in BOX_TYPES and self.box is None and not grounding_label(self.question):
+            raise GeodeError(f'a {self.type} record needs a box (or must ask "Where is the '
+                             'X?" about an absent object)')
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +121,20 @@ class QARecord:
         if kwargs.get('rationale') is None:
             kwargs['rationale'] = ''
         return cls(**kwargs)
+
+
+_WHERE = re.compile(r'where is (?:the |a |an )?([\w\s-]+?)\?', re.IGNORECASE)
+
+
+def grounding_label(question: str) -> str:
+    """The object a grounding question asks about ('Where is the mug?' -> 'mug'); ''."""
+    m = _WHERE.search(question)
+    return m.group(1).strip().lower() if m else ''
+
+
+def is_absent_grounding(record: QARecord) -> bool:
+    """A grounding record about an object that is not in the scene (no box to find)."""
+    return record.type in BOX_TYPES and record.box is None
 
 
 def _check_box(box: Any) -> None:

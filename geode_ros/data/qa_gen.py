@@ -286,7 +286,26 @@ def q_appearance_order(gt: SceneGT, rng: np.random.Generator) -> QARecord | None
     return _choice(gt, 'obj_appearance_order', q, choices, correct, why)
 
 
+# Share of grounding questions that ask about an object class absent from the scene.
+ABSENT_GROUNDING_SHARE = 0.25
+
+
+def q_absent_grounding(gt: SceneGT, rng: np.random.Generator) -> QARecord | None:
+    """'Where is the X?' for a catalogue class with no instance in the room: no box."""
+    from geode_ros.data.scene_layout import CLASSES
+
+    absent = [c for c in CLASSES if c not in gt.by_label]
+    if not absent:
+        return None
+    label = str(rng.choice(absent))
+    why = f'Looking for a {label}: no {label} is visible in any frame of the video.'
+    return _record(gt, 'grounding_3d', f'Where is the {label}? Give its 3D bounding box.',
+                   f'There is no {label} in this scene.', why)
+
+
 def q_grounding(gt: SceneGT, rng: np.random.Generator) -> QARecord | None:
+    if rng.random() < ABSENT_GROUNDING_SHARE:
+        return q_absent_grounding(gt, rng)
     if not gt.unique:
         return None
     o = gt.one(str(rng.choice(gt.unique)))

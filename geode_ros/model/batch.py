@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from geode_ros.errors import GeodeError
-from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
+from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES, ObjectConfig
 from geode_ros.model.prompt import answer_target, build_prompt, classify_question, split_options
+from geode_ros.scene.proposals import Proposals
 from geode_ros.scene.types import Box3D, RGBDFrame
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class GeodeSample:
     value: float | None = None  # numeric target (metric)
     box: Box3D | None = None  # grounding target
     rationale: str | None = None  # stage-1 target
+    proposals: Proposals | None = None  # object proposals of the cloud (computed when None)
+    object_targets: tuple[np.ndarray, np.ndarray] | None = None  # assign_targets(...) output
 
 
 @dataclass
@@ -73,14 +76,74 @@ class GeodeBatch:
     options: list[list[tuple[str, str]]]  # per row: (letter, text) of a choice question's options
     labels: torch.Tensor | None = None  # [B, T], -100 = no loss
     image_embeds: torch.Tensor | None = None  # [N_img_tokens, D_lm] in prompt order
+    objects: ObjectInputs | None = None  # proposals as tensors (when objects are enabled)
+    questions: list[str] = field(default_factory=list)  # each row's question text
 
     def to(self, device: torch.device | str) -> GeodeBatch:
         kw = {f.name: getattr(self, f.name) for f in fields(self)}
-        return GeodeBatch(**{k: v.to(device) if isinstance(v, torch.Tensor) else v
-                             for k, v in kw.items()})
+        return GeodeBatch(**{k: v.to(device) if isinstance(v, (torch.Tensor, ObjectInputs))
+                             else v for k, v in kw.items()})
 
 
-def _even(n_have: int, n_want: int) -> list[int]:
+@dataclass
+class ObjectInputs:
+    """The proposals of every row, padded to M (see ``model/objects.py``)."""
+
+    geometry: torch.Tensor  # [B, M, 17]
+    points: torch.Tensor  # [B, M, P, 9]
+    boxes: torch.Tensor  # [B, M, 7] proposal boxes
+    mask: torch.Tensor  # [B, M]
+    first_seen: torch.Tensor  # [B, M] first keyframe index (inf: unknown)
+    room_area: torch.Tensor  # [B] footprint rectangle area (m^2), NaN without a cloud
+    target_cls: torch.Tensor | None = None  # [B, M] class index, -1 = no target
+    target_box: torch.Tensor | None = None  # [B, M, 7]
+
+    def to(self, device) -> ObjectInputs:
+        kw = {f.name: getattr(self, f.name) for f in fields(self)}
+        return ObjectInputs(**{k: v.to(device) if isinstance(v, torch.Tensor) else v
+                               for k, v in kw.items()})
+
+
+def object_inputs(samples: list[GeodeSample], centres: torch.Tensor,
+                  cfg: ObjectConfig) -> ObjectInputs:
+    """Proposals (computed here when a sample has none) as padded tensors."""
+    from geode_ros.model.objects import proposal_geometry, proposal_points
+    from geode_ros.scene.proposals import propose_objects
+
+    props = [s.proposals if s.proposals is not None else
+             propose_objects(s.points, s.colors, cfg.proposals) for s in samples]
+    b, k = len(samples), cfg.proposals.max_points_per_proposal
+    m = max(1, max(len(p) for p in props))
+    geo = torch.zeros(b, m, 17)
+    pts = torch.zeros(b, m, k, 9)
+    boxes = torch.zeros(b, m, 7)
+    boxes[..., 3:6] = 1.0
+    mask = torch.zeros(b, m, dtype=torch.bool)
+    seen = torch.full((b, m), float('inf'))
+    area = torch.full((b,), float('nan'))
+    have_targets = any(s.object_targets is not None for s in samples)
+    t_cls = torch.full((b, m), -1, dtype=torch.long)
+    t_box = torch.full((b, m, 7), float('nan'))
+    for i, (s, p) in enumerate(zip(samples, props)):
+        n = len(p)
+        if len(s.points):
+            area[i] = p.room_area
+        if n == 0:
+            continue
+        geo[i, :n] = torch.from_numpy(proposal_geometry(p, centres[i].numpy()))
+        pts[i, :n] = torch.from_numpy(proposal_points(p))
+        boxes[i, :n] = torch.from_numpy(p.boxes)
+        mask[i, :n] = True
+        if p.first_seen is not None:
+            seen[i, :n] = torch.from_numpy(np.asarray(p.first_seen, np.float32))
+        if s.object_targets is not None:
+            t_cls[i, :n] = torch.from_numpy(s.object_targets[0])
+            t_box[i, :n] = torch.from_numpy(s.object_targets[1])
+    return ObjectInputs(geo, pts, boxes, mask, seen, area,
+                        t_cls if have_targets else None, t_box if have_targets else None)
+
+
+def evenly_spaced(n_have: int, n_want: int) -> list[int]:
     """Indices of ``n_want`` evenly spaced items out of ``n_have`` (always the last one)."""
     if n_want <= 0 or n_have == 0:
         return []
@@ -125,9 +188,9 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         options.append(split_options(s.question) if qtype in CHOICE_TYPES else [])
         kfs = [kf if isinstance(kf, KeyframeFeatures) else model.encode_keyframe(kf)
                for kf in s.keyframes]
-        drm_kfs = [kfs[i] for i in _even(len(kfs), cfg.max_keyframes)]
+        drm_kfs = [kfs[i] for i in evenly_spaced(len(kfs), cfg.max_keyframes)]
         n_img = 0 if stage == 1 else cfg.prompt_images
-        shown = [kfs[i] for i in _even(len(kfs), n_img)]
+        shown = [kfs[i] for i in evenly_spaced(len(kfs), n_img)]
         prompt = build_prompt(tok, ad.template_image, ad.expand_image, s.question,
                               [kf.tokens.shape[0] for kf in shown], k, cfg.system_prompt)
         ids = tok(prompt, add_special_tokens=False)['input_ids']
@@ -174,6 +237,7 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
     patch_feats, patch_xyz, patch_mask = _collate_patches(feats, ad.hidden_size,
                                                           cfg.drm.max_patches)
     centre = _scene_centres(points, point_mask, patch_xyz, patch_mask)
+    objects = object_inputs(samples, centre, cfg.objects) if cfg.objects.enabled else None
     return GeodeBatch(
         input_ids=input_ids, attention_mask=attn,
         position_ids=ad.position_ids(input_ids, attn, grid_thw),
@@ -185,6 +249,7 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         question_ids=question_ids, question_mask=question_mask, qtypes=qtypes, options=options,
         labels=lab_t if train else None,
         image_embeds=torch.cat([im.float().cpu() for im in images]) if images else None,
+        objects=objects, questions=[s.question for s in samples],
     )
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from geode_ros.scene.proposals import ProposalConfig
+
 # The question types live with the QA schema; re-exported here for the model code.
 from geode_ros.data.qa import (  # noqa: F401
     BOX_TYPES,
@@ -62,6 +64,35 @@ class DRMConfig:
     pe_max_wavelength: float = field(default=16.0, metadata={'help': 'longest wavelength (m)'})
     max_patches: int = field(default=512, metadata={'help': 'cap on keyframe patch tokens'})
     dropout: float = field(default=0.1, metadata={'help': 'dropout in DRM layers'})
+
+
+@dataclass
+class ObjectConfig:
+    """Object tokens of the DRM: class-agnostic proposals of the fused cloud, each encoded
+    (geometry, colour, member points, keyframe patches inside it), classified and boxed."""
+
+    enabled: bool = field(default=True, metadata={
+        'help': 'build object tokens from cloud proposals (off: the DRM sees sampled points '
+                'only, as before)'})
+    classes: tuple[str, ...] = field(default=(), metadata={
+        'help': "the object vocabulary (set from the training scenes' labels)"})
+    proposals: ProposalConfig = field(default_factory=ProposalConfig)
+    layers: int = field(default=2, metadata={'help': 'self-attention layers over objects'})
+    score_threshold: float = field(default=0.5, metadata={
+        'help': 'a merged detection needs this class probability'})
+    merge_iou: float = field(default=0.1, metadata={
+        'help': 'same-class detections whose predicted boxes overlap by more than this IoU '
+                '(or touch, see merge_gap_m) are one object'})
+    merge_gap_m: float = field(default=0.05, metadata={
+        'help': 'same-class detections whose predicted boxes are closer than this merge'})
+    class_loss_weight: float = field(default=1.0, metadata={'help': 'proposal class CE'})
+    box_loss_weight: float = field(default=1.0, metadata={'help': 'proposal box L1'})
+    loss_weight: float = field(default=1.0, metadata={
+        'help': 'weight of the object loss beside the stage-1/2 losses'})
+    answer_from_objects: tuple[str, ...] = field(default=(), metadata={
+        'help': "question types answered from the model's own detections (boxes it "
+                'selected, geometry on them) rather than read by the LLM/DRH; chosen on '
+                'validation data (geode-eval reports both readings)'})
 
 
 @dataclass
@@ -126,6 +157,7 @@ class GeodeConfig:
     vlm: str = field(default='', metadata={'help': 'HF VLM name or local path'})
     drm: DRMConfig = field(default_factory=DRMConfig)
     drh: DRHConfig = field(default_factory=DRHConfig)
+    objects: ObjectConfig = field(default_factory=ObjectConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     quantization: QuantConfig = field(default_factory=QuantConfig)
     dtype: str = field(default='float32', metadata={'help': 'float32, float16 or bfloat16'})

@@ -44,6 +44,7 @@ class Generation:
     token_ids: list[int] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     option_logprobs: list[float] = field(default_factory=list)  # scored choices, in order
+    extras: dict = field(default_factory=dict)  # other readings (e.g. from detections)
 
 
 @dataclass
@@ -133,17 +134,19 @@ def score_options(model: GeodeModel, batch: GeodeBatch, state: DecodeState, rows
     return result
 
 
-def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
-                    ) -> list[Generation]:
+def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int,
+                    spatio: torch.Tensor | None = None) -> list[Generation]:
     """Decode every row of ``batch`` (left padded, ``train=False``): greedily, or by
-    option likelihood for choice questions with listed options (module docstring)."""
+    option likelihood for choice questions with listed options (module docstring).
+    ``spatio``: the DRM's <spatio> embeddings when already computed."""
     dev = model.device
     reg_id, box_id = model.token_ids[REG], model.token_ids[BOX]
     digits = model.config.numeric_output == 'digits'
     stop = torch.tensor(sorted(model.stop_ids), device=dev)
     _sync(dev)
     t0 = time.perf_counter()
-    spatio = model.spatio_embeddings(batch)
+    if spatio is None:
+        spatio = model.spatio_embeddings(batch)
     _sync(dev)
     t1 = time.perf_counter()
     state = prefill(model, batch, spatio)
@@ -162,9 +165,15 @@ def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int
     values: list[list[float]] = [[] for _ in range(b)]
     boxes: list[list[list[float]]] = [[] for _ in range(b)]
     pad = model.tokenizer.pad_token_id
-    for _ in range(max_new_tokens):
+    # A numeric question is answered by <reg> (what stage 2 trains): forcing it as the first
+    # token makes every numeric answer a number, never text or a box.
+    numeric = torch.tensor([q in NUMERIC_TYPES and not digits for q in batch.qtypes], device=dev)
+    for n in range(max_new_tokens):
         logits = model.adapter.lm_head(state.hidden)  # [B, V]
-        tok = logits.argmax(-1).masked_fill(done, pad)
+        tok = logits.argmax(-1)
+        if n == 0:
+            tok = torch.where(numeric, torch.full_like(tok, reg_id), tok)
+        tok = tok.masked_fill(done, pad)
         for i in (~done).nonzero().flatten().tolist():
             ids[i].append(int(tok[i]))
         done = done | torch.isin(tok, stop)
@@ -221,7 +230,10 @@ def _render(model: GeodeModel, ids: list[int], values: list[float], boxes: list[
     reg_id, box_id = model.token_ids[REG], model.token_ids[BOX]
     ids = [i for i in ids if i not in model.stop_ids]
     parts, seg, vi, bi = [], [], iter(values), iter(boxes)
+    wrong_kind = box_id if qtype in NUMERIC_TYPES else reg_id if qtype in BOX_TYPES else None
     for i in ids:
+        if i == wrong_kind:  # a box in a numeric answer (or a number in a box): not rendered
+            continue
         if i in (reg_id, box_id):
             parts.append(model.tokenizer.decode(seg, skip_special_tokens=True))
             seg = []

@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from geode_ros.errors import GeodeError
-from geode_ros.model.config import DRMConfig
+from geode_ros.model.config import DRMConfig, ObjectConfig
+from geode_ros.model.objects import ObjectEncoder
 from geode_ros.model.point_encoder import FourierPE, build_point_encoder
 
 
@@ -70,12 +71,15 @@ def cloud_extent(xyz: torch.Tensor, mask: torch.Tensor, percentile: float = 1.0
 class DecoupledRationaleModule(nn.Module):
     """Fuse point tokens with 3D-placed patch tokens; read K rationale tokens for the LLM."""
 
-    def __init__(self, cfg: DRMConfig, vision_dim: int, lm_dim: int, lm_embed_std: float = 0.02
-                 ) -> None:
+    def __init__(self, cfg: DRMConfig, vision_dim: int, lm_dim: int, lm_embed_std: float = 0.02,
+                 objects: ObjectConfig | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         w = cfg.width
         self.points = build_point_encoder(cfg)
+        # object tokens (model/objects.py): built here so they train and freeze with the DRM
+        self.objects = (ObjectEncoder(objects, cfg, vision_dim)
+                        if objects is not None and objects.enabled else None)
         self.patch_in = nn.Sequential(nn.LayerNorm(vision_dim), nn.Linear(vision_dim, w))
         self.patch_pe = FourierPE(w, cfg.pe_frequencies, cfg.pe_max_wavelength)
         self.null_memory = nn.Parameter(torch.zeros(1, 1, w))  # attended when nothing else is
@@ -98,8 +102,9 @@ class DecoupledRationaleModule(nn.Module):
 
     def forward(self, points: torch.Tensor, point_mask: torch.Tensor, patch_feats: torch.Tensor,
                 patch_xyz: torch.Tensor, patch_mask: torch.Tensor, scene_center: torch.Tensor,
-                question: torch.Tensor | None = None, question_mask: torch.Tensor | None = None
-                ) -> torch.Tensor:
+                question: torch.Tensor | None = None, question_mask: torch.Tensor | None = None,
+                object_tokens: torch.Tensor | None = None,
+                object_mask: torch.Tensor | None = None) -> torch.Tensor:
         """K rationale embeddings.
 
         Args:
@@ -112,6 +117,8 @@ class DecoupledRationaleModule(nn.Module):
             question: [B, L, D_lm] the question's token embeddings (used when
                 ``question_conditioned``; required then).
             question_mask: [B, L] valid question tokens.
+            object_tokens: [B, M, W] object tokens (``self.objects``), read with the rest.
+            object_mask: [B, M] valid object tokens.
 
         Returns:
             [B, K, D_lm] embeddings for the K <spatio> slots.
@@ -128,6 +135,9 @@ class DecoupledRationaleModule(nn.Module):
                             memory_key_padding_mask=~mem_mask)  # [B, G, W]
         ctx = torch.cat([fused, mem], dim=1)  # [B, G+1+P, W]
         ctx_mask = torch.cat([tok_mask, mem_mask], dim=1)
+        if object_tokens is not None:
+            ctx = torch.cat([ctx, object_tokens.to(ctx.dtype)], dim=1)  # [B, G+1+P+M, W]
+            ctx_mask = torch.cat([ctx_mask, object_mask], dim=1)
         if self.extent_pe is not None:
             ext = cloud_extent(points[..., :3], point_mask, self.cfg.extent_percentile)
             ctx = torch.cat([ctx, self.extent_pe(ext.to(ctx.dtype)).unsqueeze(1)], dim=1)

@@ -31,22 +31,35 @@ import numpy as np
 import torch
 from torch import nn
 
+from geode_ros.data.qa import grounding_label
 from geode_ros.errors import GeodeError
 from geode_ros.model.adapters import make_adapter
 from geode_ros.model.batch import GeodeBatch, GeodeSample, KeyframeFeatures, prepare_batch
 from geode_ros.model.config import (
+    BOX_TYPES,
     CHOICE_ANSWERS,
     DIGITS_MIN_NEW_TOKENS,
     NUMERIC_OUTPUTS,
     GeodeConfig,
 )
 from geode_ros.model.decode import Generation, greedy_generate
+from geode_ros.model.objects import Detection
 from geode_ros.model.drh import DirectRegressionHead
 from geode_ros.model.drm import DecoupledRationaleModule, patch_centres_3d
 from geode_ros.model.prompt import BOX, REG, SPATIO, add_geode_tokens, end_of_turn_token
 from geode_ros.scene.types import Answer, Box3D, RGBDFrame, SceneSnapshot
 
 DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
+
+
+@dataclass
+class SceneEncoding:
+    """What the DRM makes of a batch's scene (see ``GeodeModel.encode_scene``)."""
+
+    spatio: torch.Tensor | None = None  # [B, K, D_lm]
+    object_tokens: torch.Tensor | None = None  # [B, M, W]
+    object_logits: torch.Tensor | None = None  # [B, M, C+1]
+    object_deltas: torch.Tensor | None = None  # [B, M, 7]
 
 
 @dataclass
@@ -100,7 +113,7 @@ class GeodeModel(nn.Module):
             raise GeodeError(f'choice_answer must be one of {list(CHOICE_ANSWERS)}, got '
                              f'{config.choice_answer!r}')
         # built even when use_drm is off, so every checkpoint has one layout
-        self.drm = DecoupledRationaleModule(config.drm, d, d, emb_std)
+        self.drm = DecoupledRationaleModule(config.drm, d, d, emb_std, config.objects)
         self.drh = DirectRegressionHead(config.drh, d)
         self.lora_active = False
         self._row_hooks: list = []
@@ -133,16 +146,29 @@ class GeodeModel(nn.Module):
         return self.config.drm.num_rationale_queries if self.config.use_drm else 0
 
     # --- embeddings and the teacher-forced forward --------------------------------------
-    def spatio_embeddings(self, batch: GeodeBatch) -> torch.Tensor | None:
-        """DRM output [B, K, D_lm]; None when the DRM is switched off (``use_drm``)."""
+    def encode_scene(self, batch: GeodeBatch) -> SceneEncoding:
+        """The DRM's object tokens (with class logits and box deltas) and its K <spatio>
+        embeddings; fields are None where the DRM or its object tokens are switched off."""
         if not self.config.use_drm:
-            return None
+            return SceneEncoding()
         dt = next(self.drm.parameters()).dtype
+        obj = batch.objects
+        tokens = logits = deltas = None
+        if self.drm.objects is not None and obj is not None:
+            tokens, logits, deltas = self.drm.objects(
+                obj.geometry, obj.points, obj.boxes, obj.mask, batch.scene_center,
+                batch.patch_feats, batch.patch_xyz, batch.patch_mask)
         # The question as the LLM's own (input) token embeddings; no gradient into the LLM.
         question = self.adapter.embed_tokens(batch.question_ids).detach().to(dt)
-        return self.drm(batch.points.to(dt), batch.point_mask, batch.patch_feats.to(dt),
-                        batch.patch_xyz.to(dt), batch.patch_mask, batch.scene_center.to(dt),
-                        question, batch.question_mask)
+        spatio = self.drm(batch.points.to(dt), batch.point_mask, batch.patch_feats.to(dt),
+                          batch.patch_xyz.to(dt), batch.patch_mask, batch.scene_center.to(dt),
+                          question, batch.question_mask, tokens,
+                          obj.mask if tokens is not None else None)
+        return SceneEncoding(spatio, tokens, logits, deltas)
+
+    def spatio_embeddings(self, batch: GeodeBatch) -> torch.Tensor | None:
+        """DRM output [B, K, D_lm]; None when the DRM is switched off (``use_drm``)."""
+        return self.encode_scene(batch).spatio
 
     def embed_inputs(self, batch: GeodeBatch, spatio: torch.Tensor | None = None
                      ) -> torch.Tensor:
@@ -171,7 +197,8 @@ class GeodeModel(nn.Module):
         """
         if batch.labels is None:
             raise GeodeError('forward needs a batch prepared with train=True')
-        emb = self.embed_inputs(batch, spatio)
+        enc = SceneEncoding(spatio) if spatio is not None else self.encode_scene(batch)
+        emb = self.embed_inputs(batch, enc.spatio)
         out = self.adapter.language_model(
             inputs_embeds=emb, attention_mask=batch.attention_mask,
             position_ids=self.adapter.lm_positions(batch.position_ids), use_cache=False)
@@ -201,8 +228,42 @@ class GeodeModel(nn.Module):
             b_loss = self.drh.box_loss(b_pred, tgt)
         c = self.config.drh
         loss = ce + c.reg_loss_weight * v_loss + c.box_loss_weight * b_loss
+        extras = {}
+        if enc.object_logits is not None and batch.objects.target_cls is not None:
+            oc = self.config.objects
+            o_ce, o_box = self.object_losses(batch, enc)
+            loss = loss + oc.loss_weight * (oc.class_loss_weight * o_ce
+                                            + oc.box_loss_weight * o_box)
+            extras = {'object_ce': o_ce.detach(), 'object_box': o_box.detach()}
         logits = self.adapter.lm_head(hidden) if return_logits else None
-        return GeodeOutput(loss, ce, v_loss, b_loss, v_pred, b_pred, logits)
+        return GeodeOutput(loss, ce, v_loss, b_loss, v_pred, b_pred, logits, extras)
+
+    def object_losses(self, batch: GeodeBatch, enc: SceneEncoding
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class CE and box L1 of the object tokens against the batch's targets."""
+        from geode_ros.model.objects import object_loss
+
+        o = batch.objects
+        return object_loss(self.config.objects, enc.object_logits, enc.object_deltas, o.boxes,
+                           o.mask, o.target_cls, o.target_box)
+
+    @torch.no_grad()
+    def detect(self, batch: GeodeBatch, enc: SceneEncoding | None = None
+               ) -> list[list[Detection]]:
+        """Per row, the merged detections of the DRM's object head (empty without it)."""
+        from geode_ros.model.objects import decode_boxes, merge_detections
+
+        enc = enc if enc is not None else self.encode_scene(batch)
+        b = batch.input_ids.shape[0]
+        if enc.object_logits is None:
+            return [[] for _ in range(b)]
+        o = batch.objects
+        probs = enc.object_logits.float().softmax(-1).cpu().numpy()
+        boxes = decode_boxes(o.boxes.float(), enc.object_deltas.float()).cpu().numpy()
+        mask, seen = o.mask.cpu().numpy(), o.first_seen.cpu().numpy()
+        classes = self.config.objects.classes
+        return [merge_detections(classes, probs[i][mask[i]], boxes[i][mask[i]],
+                                 seen[i][mask[i]], self.config.objects) for i in range(b)]
 
     # --- training stages ----------------------------------------------------------------
     def set_stage(self, stage: int, train_drm: bool = False) -> None:
@@ -224,7 +285,42 @@ class GeodeModel(nn.Module):
             max_new_tokens = self.config.max_new_tokens
             if self.config.numeric_output == 'digits':
                 max_new_tokens = max(max_new_tokens, DIGITS_MIN_NEW_TOKENS)
-        return greedy_generate(self, batch, max_new_tokens)
+        t0 = time.perf_counter()
+        enc = self.encode_scene(batch)
+        t_drm = time.perf_counter() - t0
+        gens = greedy_generate(self, batch, max_new_tokens, spatio=enc.spatio)
+        for g in gens:
+            g.timings['drm'] = t_drm
+        if enc.object_logits is not None:
+            t0 = time.perf_counter()
+            self._answer_from_objects(batch, enc, gens)
+            for g in gens:
+                g.timings['objects'] = time.perf_counter() - t0
+        return gens
+
+    def _answer_from_objects(self, batch: GeodeBatch, enc: SceneEncoding,
+                             gens: list[Generation]) -> None:
+        """Each row's answer from the detections, kept in ``extras['objects']`` beside the
+        LLM's (``extras['llm']``); it becomes the answer for grounding and for the types in
+        ``objects.answer_from_objects``."""
+        from geode_ros.model.object_reasoner import reason
+
+        cfg = self.config.objects
+        dets = self.detect(batch, enc)
+        areas = batch.objects.room_area.cpu().numpy()
+        for i, g in enumerate(gens):
+            qtype = batch.qtypes[i]
+            g.extras['llm'] = (g.text, list(g.values), list(g.boxes))
+            g.extras['detections'] = dets[i]
+            ans = reason(batch.questions[i], qtype, dets[i], cfg.classes, float(areas[i]))
+            if ans is None:
+                continue
+            g.extras['objects'] = (ans.text, list(ans.values), list(ans.boxes))
+            g.extras['used'] = ans.used
+            if qtype in BOX_TYPES or qtype in cfg.answer_from_objects:
+                g.text, g.values, g.boxes = ans.text, list(ans.values), list(ans.boxes)
+                g.extras['source'] = 'objects'
+
 
     @torch.no_grad()
     def encode_keyframe(self, frame: RGBDFrame) -> KeyframeFeatures:
@@ -242,6 +338,38 @@ class GeodeModel(nn.Module):
         return KeyframeFeatures(im.tokens, xyz.to(im.tokens.device), valid.to(im.tokens.device),
                                 im.grid, im.grid_thw)
 
+    def scene_proposals(self, snapshot: SceneSnapshot):
+        """Object proposals of a snapshot's cloud with their first keyframe, cached for
+        the last cloud seen (a query between two cloud updates reuses them)."""
+        from geode_ros.scene.proposals import first_seen, propose_objects
+
+        pts = snapshot.points
+        key = (len(pts), float(np.asarray(pts[::997], np.float64).sum()) if len(pts) else 0.0,
+               len(snapshot.keyframes))
+        cached = getattr(self, '_proposal_cache', None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        props = propose_objects(pts, snapshot.colors, self.config.objects.proposals)
+        props.first_seen = first_seen(props, snapshot.keyframes)
+        self._proposal_cache = (key, props)
+        return props
+
+    @torch.no_grad()
+    def detect_scene(self, snapshot: SceneSnapshot, max_keyframes: int | None = None
+                     ) -> list[Detection]:
+        """The merged detections of a snapshot (what grounding selects from)."""
+        from geode_ros.model.batch import evenly_spaced
+
+        kfs = snapshot.keyframes
+        keep = evenly_spaced(len(kfs), max_keyframes or self.config.max_keyframes)
+        kfs = [kfs[i] for i in keep]
+        feats = [kf.features if isinstance(kf.features, KeyframeFeatures)
+                 else self.encode_keyframe(kf.frame) for kf in kfs]
+        sample = GeodeSample('Where is the object?', snapshot.points, snapshot.colors, feats,
+                             qtype='grounding_3d', proposals=self.scene_proposals(snapshot))
+        batch = prepare_batch(self, [sample], stage=2, train=False, seed=0).to(self.device)
+        return self.detect(batch)[0]
+
     def answer(self, question: str, snapshot: SceneSnapshot) -> Answer:
         """Answer one question about a scene snapshot (SceneReasoner)."""
         from geode_ros.model.prompt import classify_question
@@ -255,18 +383,20 @@ class GeodeModel(nn.Module):
                  else self.encode_keyframe(kf.frame) for kf in snapshot.keyframes]
         sync()
         t_vision = time.perf_counter() - t0
-        sample = GeodeSample(question, snapshot.points, snapshot.colors, feats, qtype=qtype)
+        t0 = time.perf_counter()
+        props = (self.scene_proposals(snapshot)
+                 if self.config.objects.enabled and self.config.use_drm else None)
+        t_props = time.perf_counter() - t0
+        sample = GeodeSample(question, snapshot.points, snapshot.colors, feats, qtype=qtype,
+                             proposals=props)
         batch = prepare_batch(self, [sample], stage=2, train=False, seed=0).to(self.device)
         gen = self.generate(batch)[0]
-        label = _grounding_label(question)
-        boxes = [Box3D(label, np.asarray(b[:3]), np.asarray(b[3:6]), float(b[6]))
-                 for b in gen.boxes]
-        timings = {'vision_encode': t_vision, **gen.timings}
+        if gen.extras.get('source') == 'objects':
+            boxes = [d.as_box3d() for d in gen.extras['used']] if gen.boxes else []
+        else:
+            label = grounding_label(question)
+            boxes = [Box3D(label, np.asarray(b[:3]), np.asarray(b[3:6]), float(b[6]))
+                     for b in gen.boxes]
+        timings = {'vision_encode': t_vision, 'proposals': t_props, **gen.timings}
         return Answer(gen.text, list(gen.values), boxes, snapshot.frame_id, snapshot.stamp,
                       timings, qtype)
-
-
-def _grounding_label(question: str) -> str:
-    import re
-    m = re.search(r'where is (?:the |a |an )?([\w\s-]+?)\?', question, re.IGNORECASE)
-    return m.group(1).strip() if m else ''

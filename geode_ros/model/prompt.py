@@ -88,7 +88,8 @@ def answer_target(qtype: str, answer: str | None = None, value: float | None = N
                   question: str = '', choice_answer: str = 'letter') -> str:
     """Training target text: for choices the answer (its option's text from ``question``
     when ``choice_answer='option_text'``); for numbers ``<reg>`` and for boxes ``<box>``
-    (``numeric_output='drh'``), or the value / box rendered as text ('digits')."""
+    (``numeric_output='drh'``), or the value / box rendered as text ('digits'); for a
+    grounding question about an absent object (no box) the answer text saying so."""
     from geode_ros.model.drh import render_box, render_value
 
     digits = numeric_output == 'digits'
@@ -101,6 +102,8 @@ def answer_target(qtype: str, answer: str | None = None, value: float | None = N
             return answer.strip()
         raise GeodeError(f'a {qtype} sample needs a value to spell (numeric_output=digits)')
     if qtype in BOX_TYPES:
+        if box is None and answer:
+            return answer.strip()  # an absent object: 'There is no lamp in this scene.'
         if not digits:
             return BOX
         if box is None:

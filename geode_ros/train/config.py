@@ -38,6 +38,11 @@ class TrainConfig:
                 'tiny_vlm), or a GEODE dir with an untrained DRM; the DRM starts fresh'})
     stage2_trains_drm: bool = field(default=False, metadata={
         'help': 'stage 2 also trains the DRM (the paper freezes it); see README, Training'})
+    object_steps: int = field(default=0, metadata={
+        'help': 'stage 1: steps of object supervision alone before the rationale steps'})
+    object_lr: float = field(default=3e-3, metadata={'help': 'peak LR of the object steps'})
+    object_scenes_per_step: int = field(default=16, metadata={
+        'help': 'scenes per object step (every proposal of each is supervised)'})
     steps: int = field(default=300, metadata={'help': 'optimizer steps'})
     batch_size: int = field(default=8, metadata={'help': 'samples per micro-batch'})
     grad_accum: int = field(default=1, metadata={'help': 'micro-batches per optimizer step'})

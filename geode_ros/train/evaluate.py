@@ -11,11 +11,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from geode_ros.data.metrics import aggregate, baseline_scores, score_record
+from geode_ros.data.metrics import aggregate, baseline_scores, score_key, score_record
 from geode_ros.data.qa import QARecord
 from geode_ros.model.batch import GeodeSample, prepare_batch
 from geode_ros.scene.types import Answer, Box3D
 from geode_ros.train.scenes import SceneStore, question_with_options
+
+
+READINGS: tuple[str, ...] = ('llm', 'objects')
 
 
 @dataclass
@@ -28,16 +31,21 @@ class EvalResult:
     baseline: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     seconds_per_question: float = 0.0
+    # the same questions scored by each reading: 'llm' (LLM text / DRH values) and
+    # 'objects' (computed from the model's detections; the LLM's where none applies)
+    readings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         per_type = {
-            t: {'score': self.summary[t], 'baseline': self.baseline.get(t), 'n': n}
+            t: {'score': self.summary[t], 'baseline': self.baseline.get(t), 'n': n,
+                **{f'score_{k}': v.get(t) for k, v in self.readings.items()}}
             for t, n in self.counts.items() if t in self.summary
         }
         extra = {k: v for k, v in self.summary.items() if '@' in k}
         return {
             'overall': self.summary.get('overall'),
             'baseline_overall': self.baseline.get('overall'),
+            **{f'overall_{k}': v.get('overall') for k, v in self.readings.items()},
             'per_type': per_type,
             **extra,
             'seconds_per_question': self.seconds_per_question,
@@ -45,10 +53,16 @@ class EvalResult:
         }
 
 
-def _as_answer(gen, record: QARecord) -> Answer:
+def _as_answer(gen, record: QARecord, reading: str | None = None) -> Answer:
+    """The generation as an Answer; ``reading`` picks one of its readings ('llm' or
+    'objects', falling back to the LLM's) instead of the answer the model gave."""
+    text, values, boxes = gen.text, gen.values, gen.boxes
+    if reading is not None:
+        text, values, boxes = gen.extras.get(reading) or gen.extras.get('llm') or (
+            text, values, boxes)
     label = (record.box or {}).get('label', '')
-    boxes = [Box3D(label, np.asarray(b[:3]), np.asarray(b[3:6]), float(b[6])) for b in gen.boxes]
-    return Answer(gen.text, list(gen.values), boxes, timings=dict(gen.timings),
+    box3d = [Box3D(label, np.asarray(b[:3]), np.asarray(b[3:6]), float(b[6])) for b in boxes]
+    return Answer(text, list(values), box3d, timings=dict(gen.timings),
                   question_type=record.type)
 
 
@@ -71,6 +85,7 @@ def evaluate(model, records: Sequence[QARecord], store: SceneStore, batch_size: 
     answers: list[Answer] = []
     scores: list[float] = []
     by_type: dict[str, list[float]] = defaultdict(list)
+    by_reading: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     start = time.perf_counter()
     bar = tqdm(total=len(records), desc='eval', unit='q', disable=not progress)
     for i in range(0, len(records), batch_size):
@@ -82,7 +97,11 @@ def evaluate(model, records: Sequence[QARecord], store: SceneStore, batch_size: 
             s = score_record(rec, answer)
             answers.append(answer)
             scores.append(s)
-            by_type[rec.type].append(s)
+            by_type[score_key(rec)].append(s)
+            if 'llm' in gen.extras:
+                for reading in READINGS:
+                    by_reading[reading][score_key(rec)].append(
+                        score_record(rec, _as_answer(gen, rec, reading)))
         bar.update(len(chunk))
     bar.close()
     model.train(was_training)
@@ -90,22 +109,45 @@ def evaluate(model, records: Sequence[QARecord], store: SceneStore, batch_size: 
     baseline = baseline_scores(train_records, records) if train_records else {}
     return EvalResult(answers, scores, aggregate(by_type), baseline,
                       {t: len(v) for t, v in by_type.items()},
-                      elapsed / max(1, len(records)))
+                      elapsed / max(1, len(records)),
+                      {k: aggregate(v) for k, v in by_reading.items()})
 
 
-def format_table(result: EvalResult) -> str:
-    """A per-type table (percent) with the trivial baseline beside each score."""
-    rows = [f'{"type":<26}{"n":>5}{"score":>9}{"baseline":>10}']
+def better_sources(result: EvalResult) -> tuple[str, ...]:
+    """The numeric and choice types whose 'objects' reading beat the 'llm' one."""
+    from geode_ros.data.qa import CHOICE_TYPES, NUMERIC_TYPES
+
+    llm, obj = result.readings.get('llm', {}), result.readings.get('objects', {})
+    return tuple(t for t in (*NUMERIC_TYPES, *CHOICE_TYPES)
+                 if t in obj and t in llm and obj[t] > llm[t])
+
+
+def _cell(v: float | None, width: int) -> str:
+    return f'{v:>{width}.1f}' if v is not None and np.isfinite(v) else f'{"-":>{width}}'
+
+
+def format_table(result: EvalResult, blind: EvalResult | None = None) -> str:
+    """Per type (percent): the answer given, each reading, blind, baseline, scene - blind."""
+    cols = ['score', *[r for r in READINGS if r in result.readings]]
+    cols += ['blind', 'baseline', 'gap'] if blind is not None else ['baseline']
+    rows = [f'{"type":<24}{"n":>5}' + ''.join(f'{c:>9}' for c in cols)]
+
+    def line(key: str, name: str, n: str) -> str:
+        vals = [result.summary.get(key), *[result.readings[r].get(key) for r in cols[1:]
+                                           if r in result.readings]]
+        if blind is not None:
+            b = blind.summary.get(key)
+            s = result.summary.get(key)
+            vals += [b, result.baseline.get(key), None if b is None or s is None else s - b]
+        else:
+            vals.append(result.baseline.get(key))
+        return f'{name:<24}{n:>5}' + ''.join(_cell(v, 9) for v in vals)
+
     for qtype, n in sorted(result.counts.items()):
-        base = result.baseline.get(qtype)
-        rows.append(f'{qtype:<26}{n:>5}{result.summary.get(qtype, 0.0):>9.1f}'
-                    f'{base if base is not None else float("nan"):>10.1f}')
+        rows.append(line(qtype, qtype, str(n)))
         for k in sorted(result.summary):
             if k.startswith(qtype + '_AP'):
-                rows.append(f'  {k[len(qtype) + 1:]:<24}{"":>5}{result.summary[k]:>9.1f}'
-                            f'{result.baseline.get(k, float("nan")):>10.1f}')
-    overall = result.summary.get('overall', float('nan'))
-    rows.append(f'{"overall (VSI types)":<26}{len(result.scores):>5}{overall:>9.1f}'
-                f'{result.baseline.get("overall", float("nan")):>10.1f}')
+                rows.append(line(k, '  ' + k[len(qtype) + 1:], ''))
+    rows.append(line('overall', 'overall (VSI types)', str(len(result.scores))))
     rows.append(f'latency: {1000 * result.seconds_per_question:.0f} ms per question')
     return '\n'.join(rows)

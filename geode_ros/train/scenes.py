@@ -8,6 +8,7 @@ tower is frozen in both stages, so they never change during a run.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,10 @@ from geode_ros.data.frames import FramesFolder
 from geode_ros.data.qa import QARecord
 from geode_ros.errors import GeodeError
 from geode_ros.model.batch import GeodeSample, KeyframeFeatures
+from geode_ros.model.objects import assign_targets
 from geode_ros.scene.config import SceneConfig
 from geode_ros.scene.engine import SpatialQueryEngine
+from geode_ros.scene.proposals import Proposals, first_seen, propose_objects
 from geode_ros.scene.types import Box3D, SceneSnapshot
 
 
@@ -44,13 +47,34 @@ def _evenly_spaced(n_have: int, n_want: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, n_have - 1, n_want)})
 
 
+def scene_objects(folder: str | Path) -> list[Box3D] | None:
+    """Ground-truth boxes of a synthetic scene's seen objects (scene.json); None without."""
+    path = Path(folder) / 'scene.json'
+    if not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    return [Box3D.from_dict(o['box']) for o in meta.get('objects', [])
+            if o.get('first_seen') is not None]
+
+
+def scene_classes(root: str | Path) -> tuple[str, ...]:
+    """The sorted object labels of every scene.json under ``root/scenes`` (the vocabulary)."""
+    labels: set[str] = set()
+    for path in sorted(Path(root).glob('scenes/*/scene.json')):
+        labels.update(o['label'] for o in json.loads(path.read_text()).get('objects', []))
+    return tuple(sorted(labels))
+
+
 @dataclass
 class SceneInputs:
-    """What a sample needs from its scene: the fused cloud and encoded keyframes."""
+    """What a sample needs from its scene: the fused cloud, encoded keyframes and (when the
+    model has object tokens) its proposals with their training targets."""
 
     points: np.ndarray
     colors: np.ndarray
     keyframes: list[KeyframeFeatures]
+    proposals: Proposals | None = None
+    object_targets: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class SceneStore:
@@ -74,7 +98,15 @@ class SceneStore:
             # The model reads at most max_keyframes evenly spaced keyframes: encode only those.
             keep = _evenly_spaced(len(snap.keyframes), self.model.config.max_keyframes)
             feats = [self.model.encode_keyframe(snap.keyframes[i].frame) for i in keep]
-            self._cache[scene] = SceneInputs(snap.points, snap.colors, feats)
+            inputs = SceneInputs(snap.points, snap.colors, feats)
+            ocfg = self.model.config.objects
+            if ocfg.enabled:
+                inputs.proposals = propose_objects(snap.points, snap.colors, ocfg.proposals)
+                inputs.proposals.first_seen = first_seen(inputs.proposals, snap.keyframes)
+                gt = scene_objects(folder)
+                if gt is not None and ocfg.classes:
+                    inputs.object_targets = assign_targets(inputs.proposals, gt, ocfg.classes)
+            self._cache[scene] = inputs
         return self._cache[scene]
 
     def sample(self, record: QARecord) -> GeodeSample:
@@ -90,4 +122,6 @@ class SceneStore:
             value=record.value,
             box=Box3D.from_dict(record.box) if record.box else None,
             rationale=record.rationale or None,
+            proposals=inputs.proposals,
+            object_targets=inputs.object_targets,
         )

@@ -34,7 +34,7 @@ from geode_ros.model.geode import GeodeModel
 from geode_ros.train.config import TrainConfig
 from geode_ros.train.evaluate import evaluate
 from geode_ros.train.sampling import epoch_order
-from geode_ros.train.scenes import SceneStore
+from geode_ros.train.scenes import SceneStore, scene_classes
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,10 @@ def build_initial_model(cfg: TrainConfig, records: list[QARecord], progress: boo
         return load_stage2_init(cfg, cfg.init)
     if cfg.stage == 2 and cfg.init and (Path(cfg.init) / 'manifest.json').is_file():
         return load_stage2_init(cfg, cfg.init)  # e.g. a stage-1 run's init/ (shared VLM)
+    oc = cfg.model.objects
+    if oc.enabled and not oc.classes:
+        oc.classes = scene_classes(data_root(cfg.data))
+        log.info('object vocabulary from %s: %s', cfg.data, ', '.join(oc.classes))
     vlm = cfg.init
     if not vlm:
         from geode_ros.model.tiny import build_tiny_vlm
@@ -303,6 +307,7 @@ class Trainer:
         cfg = self.cfg
         module = self.ddp or self.model
         totals = {'loss': 0.0, 'ce_loss': 0.0, 'value_loss': 0.0, 'box_loss': 0.0}
+        extras: dict[str, float] = {}
         self.optim.zero_grad(set_to_none=True)
         for _ in range(cfg.grad_accum):
             batch = self._micro_batch(self._next_indices(cfg.batch_size))
@@ -311,19 +316,49 @@ class Trainer:
             (out.loss / cfg.grad_accum).backward()
             for k in totals:
                 totals[k] += float(getattr(out, k).detach()) / cfg.grad_accum
+            for k, v in out.extras.items():
+                extras[k] = extras.get(k, 0.0) + float(v) / cfg.grad_accum
         if not math.isfinite(totals['loss']):
             raise GeodeError(f'loss became {totals["loss"]} at step {self.step}: lower --lr')
         torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
         self.optim.step()
         self.sched.step()
         self.step += 1
-        return totals
+        return {**totals, **extras}
+
+    def detection_metrics(self) -> dict:
+        """Held-out detection AP@0.25 of the DRM's object head (empty without one)."""
+        from geode_ros.train.objects import evaluate_detection
+
+        if not self.eval_records or self.rank != 0 or self.model.drm.objects is None:
+            return {}
+        ap = evaluate_detection(self.model, self.eval_store, self.eval_records)
+        return {'eval_detection_mAP@0.25': ap.get('mAP', float('nan'))}
+
+    def pretrain_objects(self) -> None:
+        """Stage 1's object steps (``cfg.object_steps``), logged with the held-out AP."""
+        from geode_ros.train.objects import pretrain_objects
+
+        cfg = self.cfg
+        if cfg.stage != 1 or not cfg.object_steps or self.model.drm.objects is None:
+            return
+        self._log({'step': 0, **self.detection_metrics()})
+        losses = pretrain_objects(self.model, self.store, self.records, cfg.object_steps,
+                                  cfg.object_scenes_per_step, cfg.object_lr, cfg.seed,
+                                  self.progress and self.rank == 0)
+        self.model.set_stage(cfg.stage, train_drm=cfg.stage2_trains_drm)
+        log.info('object steps: loss %.3f -> %.3f', losses[0], np.mean(losses[-20:]))
+        self._log({'step': 0, 'object_steps': len(losses), 'object_loss_first': losses[0],
+                   'object_loss_last': float(np.mean(losses[-20:])),
+                   **self.detection_metrics()})
 
     @torch.no_grad()
     def run_eval(self) -> dict:
-        """Stage 1: held-out rationale loss. Stage 2: VSI-Bench-style scores."""
+        """Stage 1: held-out rationale loss. Stage 2: VSI-Bench-style scores. Both: the
+        object head's detection AP."""
         if not self.eval_records or self.rank != 0:
             return {}
+        det = self.detection_metrics()
         recs = self.eval_records[:self.cfg.eval_samples]
         if self.cfg.stage == 1:
             # The rationale loss with the DRM's tokens and with zeros in their place: the
@@ -342,10 +377,11 @@ class Trainer:
                     zeroed.append(float(self.model(b, spatio=torch.zeros_like(spatio)).ce_loss))
             self.model.train()
             return ({'eval_rationale_ce': float(np.mean(losses)),
-                     'eval_rationale_ce_zero_spatio': float(np.mean(zeroed))} if losses else {})
+                     'eval_rationale_ce_zero_spatio': float(np.mean(zeroed)), **det}
+                    if losses else det)
         result = evaluate(self.model, recs, self.eval_store, self.cfg.batch_size,
                           progress=False)
-        return {f'eval_{k}': v for k, v in result.summary.items()}
+        return {**{f'eval_{k}': v for k, v in result.summary.items()}, **det}
 
     def fit(self, resume: bool = False, stop_at: int | None = None) -> Path | None:
         """Train to ``cfg.steps`` (continuing from ``state.pt`` with ``resume``).
@@ -358,6 +394,8 @@ class Trainer:
         end = min(cfg.steps, stop_at) if stop_at else cfg.steps
         if resume and self.load_state():
             log.info('resumed from %s at step %d', self.out / 'state.pt', self.step)
+        elif self.step == 0:
+            self.pretrain_objects()
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f'stage {cfg.stage}', unit='step',
                    disable=not self.progress or self.rank != 0)
         t_last = time.perf_counter()

@@ -105,6 +105,9 @@ def test_templates_and_balance(seed):
     counts = {t: sum(r.type == t for r in records) for t in QUESTION_TYPES}
     for r in records:
         assert re.match(TEMPLATES[r.type], r.question), r.question
+        if r.box is None and r.type == 'grounding_3d':  # an absent object: nothing to measure
+            assert r.answer == f'There is no {r.question[13:].split("?")[0]} in this scene.'
+            continue
         assert len(r.rationale) > 40 and re.search(r'\d', r.rationale)
         if r.type in CHOICE_TYPES:
             assert re.fullmatch(r'[A-D]', r.answer) and 3 <= len(r.options) <= 4
@@ -113,6 +116,15 @@ def test_templates_and_balance(seed):
     if len(SceneGT(meta).unique) >= 6:  # enough unique referents: round robin balances
         assert max(counts.values()) <= 7 and min(counts.values()) >= 1
     assert len({r.question for r in records}) == len(records)
+
+
+def test_some_grounding_questions_ask_about_absent_objects():
+    recs = [r for seed in range(6) for r in generate_qa(layout_meta(seed),
+                                                          np.random.default_rng(seed), 60)
+            if r.type == 'grounding_3d']
+    absent = [r for r in recs if r.box is None]
+    assert 0.1 < len(absent) / len(recs) < 0.45
+    assert all(r.value is None and 'There is no' in r.answer for r in absent)
 
 
 def test_all_types_over_scenes():
@@ -158,6 +170,8 @@ def test_answers_match_geometry(seed):
             first = {k: min(o['first_seen'] for o in meta['objects'] if o['label'] == k)
                      for k in groups[0].split(', ')}
             assert _opt(r).split(', ') == sorted(first, key=first.get)
+        elif r.type == 'grounding_3d' and r.box is None:
+            assert groups[0] not in {o['label'] for o in meta['objects']}
         elif r.type == 'grounding_3d':
             assert boxgeom.box_iou_3d(r.box, box[groups[0]]) > 0.999
 

@@ -9,6 +9,7 @@ import torch
 
 from geode_ros.errors import GeodeError
 from geode_ros.model.batch import prepare_batch
+from geode_ros.model.config import ObjectConfig
 from geode_ros.model.decode import prefill, step
 from geode_ros.model.drh import render_value
 from geode_ros.model.prompt import BOX, GEODE_TOKENS, REG, SPATIO
@@ -111,8 +112,9 @@ def test_stage2_lora_trains_adapters_and_new_token_rows(make_model, samples):
 
 @pytest.mark.parametrize('arch', ARCHITECTURES)
 def test_generation_renders_drh_values(make_model, samples, arch):
-    """Overfit three samples; decoding must emit <reg>/<box> and render DRH outputs."""
-    m = make_model(arch)
+    """Overfit three samples; decoding must emit <reg>/<box> and render DRH outputs (the
+    LLM's own reading: object tokens off, so grounding is not answered from detections)."""
+    m = make_model(arch, objects=ObjectConfig(enabled=False))
     m.drh.cfg.box_iou_weight = 0.0  # pure L2: a clear convergence criterion
     m.set_stage(2)
     batch = prepare_batch(m, samples, stage=2, seed=0)
@@ -150,9 +152,10 @@ def test_answer_on_snapshot(make_model, snapshot, arch):
     a = m.answer('Where is the mug? Answer with a 3D box.', snap)
     assert a.question_type == 'grounding_3d'
     assert a.frame_id == 'map' and a.stamp == 12.5
-    assert set(a.timings) == {'vision_encode', 'drm', 'prefill', 'decode'}
-    assert isinstance(a.text, str)
-    assert all(b.label == 'mug' for b in a.boxes)
+    assert set(a.timings) >= {'vision_encode', 'proposals', 'drm', 'prefill', 'decode'}
+    assert isinstance(a.text, str) and a.text
+    # the untrained model's vocabulary is empty: grounding says so and gives no box
+    assert a.boxes == [] and 'not a category this model knows' in a.text
     with pytest.raises(GeodeError, match='cannot parse'):
         m.answer('Sing a song.', snap)
     empty = dataclasses.replace(snap, points=snap.points[:0], colors=snap.colors[:0],
