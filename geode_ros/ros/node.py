@@ -12,7 +12,9 @@ so a slow answer never stalls ingestion (the engine itself is thread-safe).
 from __future__ import annotations
 
 import json
+import logging
 import math
+import signal
 import sys
 import threading
 import time
@@ -42,12 +44,18 @@ from geode_ros.ros.conversions import (
     rgbd_from_msgs,
 )
 from geode_ros.ros.markers import boxes_to_markers
+from geode_ros.ros.model_path import resolve_model
 from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, declare_parameters
+from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
 from geode_ros.ros.sync import ApproximateTimeSync
 from geode_ros.ros.tf import TopicPoseSource, make_pose_source
 from geode_ros.scene.engine import SpatialQueryEngine
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+# transformers imports torchao whenever it is installed; torchao then logs its missing
+# optional CUDA kernels and torch's _pytree deprecations at WARNING on every start, long
+# before (and whether or not) quantisation is asked for.
+IMPORT_NOISE_LOGGERS = ('torchao', 'torch.utils._pytree')
 
 
 def _srv_type() -> Any:
@@ -57,7 +65,15 @@ def _srv_type() -> Any:
 
 
 def load_model(cfg: NodeConfig) -> Any:
-    """``GeodeModel.from_pretrained`` for ``cfg.model`` (imported lazily: torch is heavy)."""
+    """``GeodeModel.from_pretrained`` for ``cfg.model``; None for the geometric baseline.
+
+    The model is imported lazily (torch is heavy).
+    """
+    path = resolve_model(cfg.model)
+    if path is None:
+        return None
+    for name in IMPORT_NOISE_LOGGERS:  # warnings nobody can act on (see the constant)
+        logging.getLogger(name).setLevel(logging.ERROR)
     from geode_ros.model.geode import GeodeModel
 
     kwargs: dict[str, Any] = {}
@@ -71,7 +87,7 @@ def load_model(cfg: NodeConfig) -> Any:
         kwargs['dtype'] = cfg.dtype
     if cfg.quantization not in ('', 'none'):
         kwargs['quantization'] = cfg.quantization
-    return GeodeModel.from_pretrained(cfg.model, **kwargs)
+    return GeodeModel.from_pretrained(path, **kwargs)
 
 
 def free_accelerator_memory() -> None:
@@ -111,7 +127,7 @@ class GeodeNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             cfg = config_from_parameters(self)
-            model = load_model(cfg) if cfg.model else None
+            model = load_model(cfg)
             self.engine = SpatialQueryEngine(cfg.scene, reasoner=model)
         except Exception as exc:  # a bad parameter or checkpoint: stay unconfigured
             self.get_logger().error(f'configure failed: {exc}')
@@ -280,7 +296,13 @@ class GeodeNode(LifecycleNode):
 
     # ------------------------------------------------------------ queries
     def _on_query(self, request: Any, response: Any) -> Any:
-        """Answer one SpatialQuery; every failure becomes success=false with a reason."""
+        """Answer one SpatialQuery; every failure becomes success=false with a reason.
+
+        The contract (see srv/SpatialQuery.srv and ``geode_ros.ros.query``): an empty or
+        over-long question is refused without being processed and never echoed whole;
+        success=true always comes with answer text; ``target_frame`` applies to the boxes,
+        the box coordinates in the text and the header.
+        """
         self._counts['queries'] += 1
         cfg, engine, pose = self.cfg, self.engine, self._pose
         if not self._active or cfg is None or engine is None:
@@ -289,19 +311,26 @@ class GeodeNode(LifecycleNode):
         fixed = cfg.scene.fixed_frame
         target = request.target_frame.strip().lstrip('/') or fixed
         try:
+            question = check_question(request.question, cfg.max_question_chars)
             T = None
             if target != fixed:
                 if pose is None:
-                    raise GeodeError(f'unknown target_frame {target!r}: no pose source; '
+                    raise GeodeError(f'unknown target_frame {quote(target)}: no pose source; '
                                      f'use {fixed!r}')
                 T = pose.transform(target, fixed)
-            answer = engine.query(request.question)
+            answer = engine.query(question)
+            if not answer.text.strip():
+                raise GeodeError('the model produced no answer text for this question; '
+                                 'rephrase it or ask one of the documented question types')
         except GeodeError as exc:
-            return fail_query_response(response, self._explain(str(exc)), target)
+            message = shorten_echoes(self._explain(str(exc)), request.question)
+            return fail_query_response(response, message, target)
         except Exception as exc:
-            self.get_logger().error(f'model failure on {request.question!r}: {exc!r}')
-            return fail_query_response(response, f'model failure: {type(exc).__name__}: {exc}',
-                                       target)
+            self.get_logger().error(f'model failure on {quote(request.question)}: {exc!r}')
+            message = shorten_echoes(f'model failure: {type(exc).__name__}: {exc}',
+                                     request.question)
+            return fail_query_response(response, message, target)
+        answer.text = text_in_frame(answer.text, answer.boxes, T, target)
         fill_query_response(response, answer, target, T)
         self._counts['answered'] += 1
         try:
@@ -315,7 +344,7 @@ class GeodeNode(LifecycleNode):
 
     def _explain(self, message: str) -> str:
         """Add what the node has received to engine errors about empty memory."""
-        if 'empty' not in message:
+        if 'scene memory is empty' not in message:
             return message
         c, t = self._counts, self.cfg.topics if self.cfg else None
         if t is None:
@@ -362,7 +391,12 @@ class GeodeNode(LifecycleNode):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``geode_node``: configure + activate when ``autostart``, spin until shutdown."""
+    """Run ``geode_node``: configure + activate when ``autostart``, spin until shutdown.
+
+    Ctrl-C and external shutdown are a normal exit (0). A terminal's Ctrl-C reaches
+    both ``ros2 launch`` and the node, and launch forwards another SIGINT; once
+    spinning has stopped, further SIGINTs are ignored so none interrupts the teardown.
+    """
     rclpy.init(args=argv)
     node, executor = None, None
     try:
@@ -376,12 +410,19 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        _ignore_sigint()
         if executor is not None:
             executor.shutdown(timeout_sec=1.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def _ignore_sigint() -> None:
+    """Ignore SIGINT from here on (main thread only; elsewhere signals cannot be set)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == '__main__':

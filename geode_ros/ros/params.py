@@ -47,8 +47,9 @@ class TopicsConfig:
 class NodeConfig:
     """Everything ``geode_node`` reads at configure time."""
 
-    model: str = _f('', 'Model directory (config.json + model.safetensors); '
-                    'empty = geometric baseline (room size only).')
+    model: str = _f('geode-tiny', 'Model directory (config.json + model.safetensors), or the '
+                    'name of a model installed in share/geode_ros/models (geode-tiny, the '
+                    'shipped one); none = geometric baseline (room size only).')
     device: str = _f('auto', 'Torch device for the model: auto, cpu, cuda, cuda:0, ...')
     dtype: str = _f('auto', 'Model dtype: auto, float32, float16, bfloat16.')
     quantization: str = _f('none', 'LLM weight quantisation: none, int8, int4.')
@@ -71,6 +72,8 @@ class NodeConfig:
                              '(only with subscribers); 0 = never.')
     status_period: float = _f(1.0, 'Publish JSON stats on geode/status every N s; 0 = never.')
     log_throttle: float = _f(5.0, 'Least time (s) between repeated warnings of one kind.')
+    max_question_chars: int = _f(2000, 'Longest question (characters) the service accepts; '
+                                 'longer ones are refused without being processed.')
     scene: SceneConfig = field(default_factory=SceneConfig)
 
     def __post_init__(self) -> None:
@@ -80,6 +83,8 @@ class NodeConfig:
         if self.qos_reliability not in RELIABILITIES:
             raise GeodeError(f'qos_reliability must be one of {RELIABILITIES}, '
                              f'got {self.qos_reliability!r}')
+        if self.max_question_chars < 1:
+            raise GeodeError(f'max_question_chars must be >= 1, got {self.max_question_chars}')
         if self.sync_queue < 1 or self.qos_depth < 1:
             raise GeodeError('sync_queue and qos_depth must be >= 1')
         if isinstance(self.scene, SceneConfig):

@@ -128,7 +128,7 @@ class Camera:
 
 @pytest.fixture(scope='module')
 def node_process():
-    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args',
+    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args', '-p', 'model:=none',
             '-p', 'pose_source:=topic', '-p', 'status_period:=0.25', '-p', 'sync_slop:=0.02',
             '-p', 'pose_max_age:=0.05', '-p', 'log_throttle:=1.0', '-p', 'cloud_period:=0.5']
     args += [a for key, topic in TOPICS.items() for a in ('-p', f'topics.{key}:={topic}')]
@@ -204,7 +204,8 @@ def test_bad_target_frame_fails_with_known_frames(camera):
 
 def test_empty_question_fails(camera):
     reply = camera.query('   ')
-    assert not reply.success and 'empty' in reply.message
+    assert not reply.success and 'question is empty' in reply.message
+    assert 'no frames' not in reply.message
 
 
 def test_keeps_up_at_camera_rate_while_answering(camera):

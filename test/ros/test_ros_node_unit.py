@@ -28,6 +28,7 @@ def make_node():
     nodes = []
 
     def make(**params):
+        params.setdefault('model', 'none')  # the geometric baseline unless a test asks
         overrides = [Parameter(k, value=v) for k, v in params.items()]
         node = GeodeNode(context=context, parameter_overrides=overrides)
         nodes.append(node)
