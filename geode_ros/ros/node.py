@@ -135,7 +135,8 @@ class GeodeNode(LifecycleNode):
             return FAILURE
         self.cfg, self._model = cfg, model
         reasoner = self.engine.stats()['reasoner']
-        self.get_logger().info(f'configured: reasoner={reasoner}, '
+        source = f' from {resolve_model(cfg.model)}' if model is not None else ''
+        self.get_logger().info(f'configured: reasoner={reasoner}{source}, '
                                f'fixed_frame={cfg.scene.fixed_frame}')
         return SUCCESS
 

@@ -73,8 +73,8 @@ def text_in_frame(text: str, boxes: list[Box3D], T_target_src: np.ndarray | None
     """Answer text with each written box re-expressed in ``target_frame``.
 
     The k-th box written in the text is the k-th of ``boxes``; each rewritten one is
-    followed by ``(frame <target_frame>)``. Text with no written box is returned as it is; with ``T_target_src`` None (answer
-    already in the target frame) too.
+    followed by ``(frame <target_frame>)``. Text without a written box, or with
+    ``T_target_src`` None (already in the target frame), is returned as it is.
     """
     if T_target_src is None or not boxes:
         return text
