@@ -155,3 +155,55 @@ def transform_points(T: np.ndarray, xyz: np.ndarray) -> np.ndarray:
     R = np.asarray(T[:3, :3], dtype=np.float32)
     t = np.asarray(T[:3, 3], dtype=np.float32)
     return (np.asarray(xyz, dtype=np.float32) @ R.T) + t
+
+
+# ---------------------------------------------------------------- world up
+# Scene memory, answers and the model assume the fixed frame is z-up (REP 103: x forward,
+# y left, z up; the floor is the lowest z). Datasets that are not (7-Scenes and TUM
+# worlds are defined by their tracking systems, often y-down) are rotated on the way in.
+UP_AXES = ('z', '-z', 'y', '-y', 'x', '-x')
+
+
+def axis_vector(axis: str) -> np.ndarray:
+    """Unit vector for 'x', '-x', 'y', '-y', 'z' or '-z'."""
+    if axis not in UP_AXES:
+        raise GeodeError(f'up axis must be one of {UP_AXES} (or auto where offered), '
+                         f'got {axis!r}')
+    v = np.zeros(3)
+    v['xyz'.index(axis[-1])] = -1.0 if axis.startswith('-') else 1.0
+    return v
+
+
+def rotation_to_z_up(up: Sequence[float] | np.ndarray) -> np.ndarray:
+    """4x4 rotation (no translation) taking direction ``up`` to +z by the shortest arc."""
+    u = np.asarray(up, dtype=np.float64).reshape(3)
+    norm = float(np.linalg.norm(u))
+    if not np.isfinite(norm) or norm < 1e-9:
+        raise GeodeError(f'up direction must be a non-zero 3-vector, got {u.tolist()}')
+    u = u / norm
+    z = np.array([0.0, 0.0, 1.0])
+    c = float(u @ z)
+    T = np.eye(4)
+    if c < -1.0 + 1e-12:  # up is -z: half a turn about x
+        T[:3, :3] = np.diag([1.0, -1.0, -1.0])
+        return T
+    k = np.cross(u, z)
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    T[:3, :3] = np.eye(3) + K + K @ K / (1.0 + c)  # Rodrigues for unit u, z
+    return T
+
+
+def up_from_cameras(T_world_cams: Sequence[np.ndarray]) -> np.ndarray:
+    """World up estimated from camera poses: minus the mean optical y (image down) axis.
+
+    Holds for hand-held and robot-mounted cameras that are not upside down; the
+    estimate averages out tilt over a sweep.
+    """
+    downs = [np.asarray(T, dtype=np.float64)[:3, 1] for T in T_world_cams]
+    if not downs:
+        raise GeodeError('no camera poses to estimate the up direction from')
+    mean = np.mean(downs, axis=0)
+    if np.linalg.norm(mean) < 0.3:
+        raise GeodeError('camera poses do not agree on a down direction (looking straight '
+                         'up/down, or upside down): give the up axis explicitly')
+    return -mean / np.linalg.norm(mean)
