@@ -7,21 +7,20 @@ Thin by design: messages are converted in ``conversions``, markers built in
 Threads: sensor callbacks, pose callbacks, the query service and timers each
 have their own mutually exclusive callback group on a multi-threaded executor,
 so a slow answer never stalls ingestion (the engine itself is thread-safe).
+Sensor callbacks only queue; decoding and fusion run on the ingest thread of
+``sensors.SensorPipeline``, and every frame set is counted as fused or skipped
+with a reason (``geode/status`` JSON, ``node.skipped``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import signal
 import sys
 import threading
-import time
-from collections import Counter
 from typing import Any
 
-import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -35,20 +34,18 @@ from visualization_msgs.msg import MarkerArray
 
 from geode_ros.errors import GeodeError
 from geode_ros.ros.conversions import (
-    cloud_from_msg,
     cloud_to_msg,
     fail_query_response,
     fill_query_response,
-    header_stamp,
     make_header,
-    rgbd_from_msgs,
 )
+from geode_ros.ros.ingest import FrameCounters
 from geode_ros.ros.markers import boxes_to_markers
 from geode_ros.ros.model_path import resolve_model
 from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, declare_parameters
 from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
-from geode_ros.ros.sync import ApproximateTimeSync
-from geode_ros.ros.tf import TopicPoseSource, make_pose_source
+from geode_ros.ros.sensors import SensorPipeline
+from geode_ros.ros.tf import make_pose_source
 from geode_ros.scene.engine import SpatialQueryEngine
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -108,7 +105,7 @@ class GeodeNode(LifecycleNode):
         self._model: Any = None
         self._pose: Any = None
         self._pose_kind = ''
-        self._sync: ApproximateTimeSync | None = None
+        self._pipeline: SensorPipeline | None = None
         self._subs: list[Any] = []
         self._pubs: dict[str, Any] = {}
         self._timers: list[Any] = []
@@ -118,10 +115,7 @@ class GeodeNode(LifecycleNode):
         self._pose_group = MutuallyExclusiveCallbackGroup()
         self._query_group = MutuallyExclusiveCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
-        self._counts: Counter[str] = Counter()
-        self._last_stamp = 0.0
-        self._last_warn: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.counters = FrameCounters(lambda m: self.get_logger().warning(m))
 
     # ------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -186,15 +180,21 @@ class GeodeNode(LifecycleNode):
             self._pose_kind, self._pose, handles = make_pose_source(
                 self, cfg.pose_source, t.pose, qos, self._pose_group, cfg.pose_max_age)
             self._subs.extend(handles)
+        assert self.engine is not None
+        self.counters.throttle_s = cfg.log_throttle
+        pipeline = SensorPipeline(cfg, self.engine, self._pose, self.counters)
+        pipeline.start()
+        self._pipeline = pipeline
         if cfg.use_rgbd:
-            self._sync = ApproximateTimeSync(3, cfg.sync_queue, cfg.sync_slop, self._on_rgbd)
             for i, (mtype, topic) in enumerate(
                     ((Image, t.rgb), (Image, t.depth), (CameraInfo, t.camera_info))):
                 self._subs.append(self.create_subscription(
-                    mtype, topic, self._sync_input(i), qos, callback_group=self._sensor_group))
+                    mtype, topic, pipeline.sync_input(i), qos,
+                    callback_group=self._sensor_group))
         if t.points:
             self._subs.append(self.create_subscription(
-                PointCloud2, t.points, self._on_points, qos, callback_group=self._sensor_group))
+                PointCloud2, t.points, pipeline.on_points, qos,
+                callback_group=self._sensor_group))
         self._pubs = {
             'markers': self.create_publisher(MarkerArray, 'geode/markers', 10),
             'answer': self.create_publisher(String, 'geode/answer', 10),
@@ -223,77 +223,16 @@ class GeodeNode(LifecycleNode):
         if self._srv is not None:
             self.destroy_service(self._srv)
         self._subs, self._timers, self._pubs, self._srv = [], [], {}, None
-        self._pose, self._sync = None, None
+        if self._pipeline is not None:
+            self._pipeline.stop()
+        self._pose, self._pipeline = None, None
 
     # ------------------------------------------------------------ sensors
-    def _sync_input(self, index: int) -> Any:
-        names = ('rgb', 'depth', 'camera_info')
-
-        def add(msg: Any) -> None:
-            self._counts[f'received_{names[index]}'] += 1
-            sync = self._sync
-            if sync is not None:
-                try:
-                    sync.add(index, header_stamp(msg), msg)
-                except Exception as exc:  # never let one bad message kill the executor
-                    self._warn('sync', f'dropped {names[index]} message: {exc}')
-        return add
-
-    def _on_rgbd(self, rgb: Image, depth: Image, info: CameraInfo) -> None:
-        """A synchronised RGB + depth + CameraInfo set: decode, find the pose, ingest."""
-        self._counts['synced'] += 1
-        cfg, engine, pose = self.cfg, self.engine, self._pose
-        if cfg is None or engine is None or pose is None:
-            return
-        stamp = header_stamp(rgb)
-        try:
-            camera_frame = cfg.camera_frame or rgb.header.frame_id
-            T = pose.camera_pose(cfg.scene.fixed_frame, camera_frame, stamp)  # cheap: first
-            rgb_a, depth_a, intr = rgbd_from_msgs(rgb, depth, info, cfg.scene.depth_scale_16u)
-            if engine.ingest(rgb_a, depth_a, intr, T, stamp):
-                self._counts['keyframes'] += 1
-            self._processed(stamp)
-        except GeodeError as exc:
-            self._warn('rgbd', f'dropped RGB-D frame at t={stamp:.3f}: {exc}')
-        except Exception as exc:
-            self._warn('rgbd', f'unexpected error on RGB-D frame: {exc!r}')
-
-    def _on_points(self, msg: PointCloud2) -> None:
-        """A PointCloud2 in a sensor frame (or already in the fixed frame): fuse it."""
-        self._counts['received_points'] += 1
-        cfg, engine, pose = self.cfg, self.engine, self._pose
-        if cfg is None or engine is None:
-            return
-        stamp = header_stamp(msg)
-        try:
-            xyz, rgb = cloud_from_msg(msg)
-            fixed, frame = cfg.scene.fixed_frame, msg.header.frame_id.lstrip('/')
-            if frame in ('', fixed):
-                T = np.eye(4)
-            elif pose is None:
-                raise GeodeError('no pose source for the cloud frame')
-            else:
-                T = pose.camera_pose(fixed, frame, stamp)
-            engine.ingest_points(xyz, rgb, T, stamp)
-            self._processed(stamp)
-        except GeodeError as exc:
-            self._warn('points', f'dropped PointCloud2 at t={stamp:.3f}: {exc}')
-        except Exception as exc:
-            self._warn('points', f'unexpected error on PointCloud2: {exc!r}')
-
     def _on_pose(self, msg: PoseStamped) -> None:
         """A camera pose from the pose topic (pose_source topic)."""
-        self._counts['received_pose'] += 1
-        if isinstance(self._pose, TopicPoseSource):
-            try:
-                self._pose.add_pose(msg)
-            except GeodeError as exc:
-                self._warn('pose', f'dropped pose: {exc}')
-
-    def _processed(self, stamp: float) -> None:
-        with self._lock:
-            self._counts['ingested'] += 1
-            self._last_stamp = max(self._last_stamp, stamp)
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pipeline.on_pose(msg)
 
     # ------------------------------------------------------------ queries
     def _on_query(self, request: Any, response: Any) -> Any:
@@ -304,7 +243,7 @@ class GeodeNode(LifecycleNode):
         success=true always comes with answer text; ``target_frame`` applies to the boxes,
         the box coordinates in the text and the header.
         """
-        self._counts['queries'] += 1
+        self.counters.add('queries')
         cfg, engine, pose = self.cfg, self.engine, self._pose
         if not self._active or cfg is None or engine is None:
             return fail_query_response(response, 'geode_node is not active: configure and '
@@ -333,37 +272,38 @@ class GeodeNode(LifecycleNode):
             return fail_query_response(response, message, target)
         answer.text = text_in_frame(answer.text, answer.boxes, T, target)
         fill_query_response(response, answer, target, T)
-        self._counts['answered'] += 1
+        self.counters.add('answered')
         try:
             header = make_header(answer.frame_id, answer.stamp)
             self._pubs['markers'].publish(
                 boxes_to_markers(answer.boxes, header, lifetime=cfg.marker_lifetime))
             self._pubs['answer'].publish(String(data=answer.text))
         except Exception as exc:  # publishers gone (deactivated meanwhile)
-            self._warn('publish', f'could not publish answer: {exc!r}')
+            self.counters.problem('publish', f'could not publish answer: {exc!r}')
         return response
 
     def _explain(self, message: str) -> str:
         """Add what the node has received to engine errors about empty memory."""
         if 'scene memory is empty' not in message:
             return message
-        c, t = self._counts, self.cfg.topics if self.cfg else None
+        c, t = self.counters.snapshot(), self.cfg.topics if self.cfg else None
         if t is None:
             return message
-        return (f'{message} (no frames yet: received rgb={c["received_rgb"]}, '
-                f'depth={c["received_depth"]}, camera_info={c["received_camera_info"]}, '
-                f'pose={c["received_pose"]}, points={c["received_points"]}, ingested='
-                f'{c["ingested"]}; topics {t.rgb}, {t.depth}, {t.camera_info}, pose {t.pose})')
+        return (f'{message} (no frames yet: received rgb={c.get("received_rgb", 0)}, '
+                f'depth={c.get("received_depth", 0)}, camera_info='
+                f'{c.get("received_camera_info", 0)}, pose={c.get("received_pose", 0)}, '
+                f'points={c.get("received_points", 0)}, fused={c.get("fused", 0)}, '
+                f'skipped={c["skipped"]}; topics {t.rgb}, {t.depth}, {t.camera_info}, '
+                f'pose {t.pose})')
 
     # ------------------------------------------------------------ outputs
     def status(self) -> dict[str, Any]:
         """Engine stats plus node counters (what geode/status publishes as JSON)."""
-        with self._lock:
-            node = {**self._counts, 'last_stamp': self._last_stamp}
+        node = self.counters.snapshot()
         engine = self.engine.stats() if self.engine is not None else {}
-        sync = self._sync
-        if sync is not None:
-            node.update(sync_matched=sync.matched, sync_dropped=sync.dropped)
+        pipeline = self._pipeline
+        if pipeline is not None:
+            node.update(pipeline.status())
         return {**engine, 'node': node, 'pose_source': self._pose_kind, 'active': self._active}
 
     def _publish_status(self) -> None:
@@ -378,17 +318,6 @@ class GeodeNode(LifecycleNode):
         snap = engine.snapshot()
         header = make_header(snap.frame_id, snap.stamp)
         pub.publish(cloud_to_msg(snap.points, snap.colors, header))
-
-    def _warn(self, kind: str, message: str) -> None:
-        """Count and log a problem, at most once per ``log_throttle`` seconds per kind."""
-        self._counts[f'errors_{kind}'] += 1
-        period = self.cfg.log_throttle if self.cfg is not None else 5.0
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last_warn.get(kind, -math.inf) < period:
-                return
-            self._last_warn[kind] = now
-        self.get_logger().warning(f'{message} [{self._counts[f"errors_{kind}"]} so far]')
 
 
 def main(argv: list[str] | None = None) -> int:

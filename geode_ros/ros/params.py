@@ -72,9 +72,15 @@ class NodeConfig:
                              '(only with subscribers); 0 = never.')
     status_period: float = _f(1.0, 'Publish JSON stats on geode/status every N s; 0 = never.')
     log_throttle: float = _f(5.0, 'Least time (s) between repeated warnings of one kind.')
+    ingest_queue: int = _f(16, 'Frame sets (and clouds) that may wait for their pose or for '
+                           'the ingest thread; beyond it the oldest is skipped with a reason.')
+    pose_wait: float = _f(0.5, 'Longest time (s) a frame set waits for its camera pose '
+                          '(images often arrive before their TF).')
     max_question_chars: int = _f(2000, 'Longest question (characters) the service accepts; '
                                  'longer ones are refused without being processed.')
-    scene: SceneConfig = field(default_factory=SceneConfig)
+    # A live node fuses every frame into the voxel map (keyframes still feed the model);
+    # it falls back to keyframes only while it is behind the camera.
+    scene: SceneConfig = field(default_factory=lambda: SceneConfig(fuse_all_frames=True))
 
     def __post_init__(self) -> None:
         if self.pose_source not in POSE_SOURCES:
@@ -85,8 +91,10 @@ class NodeConfig:
                              f'got {self.qos_reliability!r}')
         if self.max_question_chars < 1:
             raise GeodeError(f'max_question_chars must be >= 1, got {self.max_question_chars}')
-        if self.sync_queue < 1 or self.qos_depth < 1:
-            raise GeodeError('sync_queue and qos_depth must be >= 1')
+        if self.sync_queue < 1 or self.qos_depth < 1 or self.ingest_queue < 1:
+            raise GeodeError('sync_queue, qos_depth and ingest_queue must be >= 1')
+        if not self.pose_wait >= 0:
+            raise GeodeError(f'pose_wait must be >= 0 s, got {self.pose_wait}')
         if isinstance(self.scene, SceneConfig):
             self.scene.validate()
         if not self.use_rgbd and not self.topics.points:

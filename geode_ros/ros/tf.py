@@ -39,6 +39,10 @@ class PoseSource(Protocol):
         """Latest T_target_source; GeodeError naming the known frames when unknown."""
         ...
 
+    def ready(self, fixed_frame: str, camera_frame: str, stamp: float) -> bool:
+        """True once a pose at or after ``stamp`` is in (a lookup then will not improve)."""
+        ...
+
 
 class _Stamped:
     """Poses of one frame sorted by stamp, bounded in length."""
@@ -130,6 +134,23 @@ class TfTree:
             chain.append((frame, T))
         return chain
 
+    def ready(self, target: str, source: str, stamp: float) -> bool:
+        """True when every moving edge from ``source`` and ``target`` up to their roots has
+        a transform at or after ``stamp`` (static edges always count)."""
+        with self._lock:
+            for frame in (source.lstrip('/'), target.lstrip('/')):
+                if frame not in self._parent and frame not in self._parent.values():
+                    return False
+                seen: set[str] = set()
+                while frame in self._parent and frame not in seen:
+                    seen.add(frame)
+                    if frame not in self._static:
+                        edge = self._edges.get(frame)
+                        if edge is None or not edge.stamps or edge.stamps[-1] < stamp - 1e-9:
+                            return False
+                    frame = self._parent[frame]
+        return True
+
     def lookup(self, target: str, source: str, stamp: float | None = None) -> np.ndarray:
         """T_target_source at ``stamp`` (None = latest); GeodeError when not connected."""
         target, source = target.lstrip('/'), source.lstrip('/')
@@ -168,6 +189,10 @@ class TopicPoseSource:
         with self._lock:
             self._parent = msg.header.frame_id.lstrip('/')
             self._poses.add(stamp_to_sec(msg.header.stamp), T)
+
+    def ready(self, fixed_frame: str, camera_frame: str, stamp: float) -> bool:
+        with self._lock:
+            return bool(self._poses.stamps) and self._poses.stamps[-1] >= stamp - 1e-9
 
     def camera_pose(self, fixed_frame: str, camera_frame: str, stamp: float) -> np.ndarray:
         with self._lock:
@@ -222,6 +247,16 @@ class TfPoseSource:
         except tf2_ros.TransformException as exc:
             raise GeodeError(f'TF lookup {target} <- {source} failed: {exc}') from exc
         return transform_msg_to_matrix(msg)
+
+    def ready(self, fixed_frame: str, camera_frame: str, stamp: float) -> bool:
+        if not camera_frame:
+            return True  # camera_pose says what is wrong
+        if isinstance(self.buffer, TfTree):
+            return self.buffer.ready(fixed_frame, camera_frame, stamp)
+        from rclpy.time import Time
+
+        return bool(self.buffer.can_transform(fixed_frame, camera_frame,
+                                              Time(nanoseconds=int(stamp * 1e9))))
 
     def camera_pose(self, fixed_frame: str, camera_frame: str, stamp: float) -> np.ndarray:
         if not camera_frame:

@@ -103,7 +103,8 @@ class SilentReasoner:
 def room_node(make_node):  # noqa: F811
     node = make_node(pose_source='topic', max_question_chars=500, **{'topics.points': 'cloud'})
     assert node.trigger_configure() == OK and node.trigger_activate() == OK
-    node._on_points(cloud_to_msg(_room_cloud(), None, make_header('map', 5.0)))
+    node._pipeline.on_points(cloud_to_msg(_room_cloud(), None, make_header('map', 5.0)))
+    assert node._pipeline.worker.wait_idle()
     return node
 
 
