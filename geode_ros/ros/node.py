@@ -24,6 +24,7 @@ from typing import Any
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
@@ -43,8 +44,9 @@ from geode_ros.ros.ingest import FrameCounters
 from geode_ros.ros.markers import boxes_to_markers
 from geode_ros.ros.model_path import resolve_model
 from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, declare_parameters
+from geode_ros.ros.pose_thread import PoseThread
 from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
-from geode_ros.ros.sensors import SensorPipeline
+from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline
 from geode_ros.ros.tf import make_pose_source
 from geode_ros.scene.engine import SpatialQueryEngine
 
@@ -106,13 +108,14 @@ class GeodeNode(LifecycleNode):
         self._pose: Any = None
         self._pose_kind = ''
         self._pipeline: SensorPipeline | None = None
+        self._pose_thread: PoseThread | None = None
         self._subs: list[Any] = []
         self._pubs: dict[str, Any] = {}
         self._timers: list[Any] = []
         self._srv: Any = None
         self._active = False
         self._sensor_group = MutuallyExclusiveCallbackGroup()
-        self._pose_group = MutuallyExclusiveCallbackGroup()
+        self._sensor_groups = [MutuallyExclusiveCallbackGroup() for _ in range(3)]
         self._query_group = MutuallyExclusiveCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
         self.counters = FrameCounters(lambda m: self.get_logger().warning(m))
@@ -176,10 +179,13 @@ class GeodeNode(LifecycleNode):
             history=qos_profile_sensor_data.history)
         t = cfg.topics
         need_pose = cfg.use_rgbd or bool(t.points)
-        if need_pose:
-            self._pose_kind, self._pose, handles = make_pose_source(
-                self, cfg.pose_source, t.pose, qos, self._pose_group, cfg.pose_max_age)
-            self._subs.extend(handles)
+        if need_pose:  # poses are tiny: a deep queue, so none is lost while images wait
+            pose_qos = QoSProfile(depth=max(100, cfg.qos_depth), reliability=qos.reliability,
+                                  durability=qos.durability, history=qos.history)
+            self._pose_thread = PoseThread(self)
+            self._pose_kind, self._pose, _ = make_pose_source(
+                self._pose_thread.node, cfg.pose_source, t.pose, pose_qos, None,
+                cfg.pose_max_age, on_pose=self._on_pose)
         assert self.engine is not None
         self.counters.throttle_s = cfg.log_throttle
         pipeline = SensorPipeline(cfg, self.engine, self._pose, self.counters)
@@ -188,9 +194,10 @@ class GeodeNode(LifecycleNode):
         if cfg.use_rgbd:
             for i, (mtype, topic) in enumerate(
                     ((Image, t.rgb), (Image, t.depth), (CameraInfo, t.camera_info))):
-                self._subs.append(self.create_subscription(
+                self._subs.append(self.create_subscription(  # one group each: in parallel
                     mtype, topic, pipeline.sync_input(i), qos,
-                    callback_group=self._sensor_group))
+                    callback_group=self._sensor_groups[i],
+                    event_callbacks=self._sensor_events(RGBD_INPUTS[i], topic, cfg)))
         if t.points:
             self._subs.append(self.create_subscription(
                 PointCloud2, t.points, pipeline.on_points, qos,
@@ -210,6 +217,23 @@ class GeodeNode(LifecycleNode):
         self._srv = self.create_service(_srv_type(), 'geode/query', self._on_query,
                                         callback_group=self._query_group)
 
+    def _sensor_events(self, name: str, topic: str, cfg: NodeConfig) -> Any:
+        """DDS events of a sensor subscription: messages lost in transport, QoS mismatch."""
+
+        def lost(status: Any) -> None:
+            self.counters.add(f'lost_{name}', int(status.total_count_change))
+            self.counters.problem(f'lost_{name}', f'DDS lost {status.total_count} {name} '
+                                  f'messages on {topic} before geode_node saw them')
+
+        def incompatible(status: Any) -> None:
+            other = 'best_effort' if cfg.qos_reliability == 'reliable' else 'reliable'
+            self.counters.problem(f'qos_{name}', f'a publisher on {topic} has QoS '
+                                  f'incompatible with ours (qos_reliability='
+                                  f'{cfg.qos_reliability}); it is not received: try '
+                                  f'qos_reliability:={other}')
+
+        return SubscriptionEventCallbacks(message_lost=lost, incompatible_qos=incompatible)
+
     def _destroy_interfaces(self) -> None:
         for handle in self._subs:
             if hasattr(handle, 'unregister'):  # tf2_ros.TransformListener
@@ -223,6 +247,9 @@ class GeodeNode(LifecycleNode):
         if self._srv is not None:
             self.destroy_service(self._srv)
         self._subs, self._timers, self._pubs, self._srv = [], [], {}, None
+        if self._pose_thread is not None:  # its node owns the pose subscriptions
+            self._pose_thread.stop()
+            self._pose_thread = None
         if self._pipeline is not None:
             self._pipeline.stop()
         self._pose, self._pipeline = None, None

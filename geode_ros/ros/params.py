@@ -64,17 +64,18 @@ class NodeConfig:
                              'pose used for it.')
     sync_slop: float = _f(0.05, 'Approximate-time sync: largest stamp spread (s).')
     sync_queue: int = _f(10, 'Approximate-time sync: messages queued per input.')
-    qos_reliability: str = _f('best_effort', 'Sensor subscription reliability: best_effort '
-                              'or reliable.')
-    qos_depth: int = _f(5, 'Sensor subscription queue depth (history KEEP_LAST).')
+    qos_reliability: str = _f('reliable', 'Sensor subscription reliability: reliable (no '
+                              'frame lost in transport; needs a reliable publisher, as most '
+                              'camera drivers are) or best_effort (for best-effort publishers).')
+    qos_depth: int = _f(10, 'Sensor subscription queue depth (history KEEP_LAST).')
     marker_lifetime: float = _f(0.0, 'Lifetime (s) of answer markers; 0 = until replaced.')
     cloud_period: float = _f(2.0, 'Publish the fused cloud on geode/cloud every N s '
                              '(only with subscribers); 0 = never.')
     status_period: float = _f(1.0, 'Publish JSON stats on geode/status every N s; 0 = never.')
     log_throttle: float = _f(5.0, 'Least time (s) between repeated warnings of one kind.')
-    ingest_queue: int = _f(16, 'Frame sets (and clouds) that may wait for their pose or for '
+    ingest_queue: int = _f(32, 'Frame sets (and clouds) that may wait for their pose or for '
                            'the ingest thread; beyond it the oldest is skipped with a reason.')
-    pose_wait: float = _f(0.5, 'Longest time (s) a frame set waits for its camera pose '
+    pose_wait: float = _f(2.0, 'Longest time (s) a frame set waits for its camera pose '
                           '(images often arrive before their TF).')
     max_question_chars: int = _f(2000, 'Longest question (characters) the service accepts; '
                                  'longer ones are refused without being processed.')

@@ -271,18 +271,20 @@ class TfPoseSource:
 
 
 def make_pose_source(
-    node: Any, mode: str, pose_topic: str, qos: Any, callback_group: Any, max_age: float
+    node: Any, mode: str, pose_topic: str, qos: Any, callback_group: Any, max_age: float,
+    on_pose: Any = None,
 ) -> tuple[str, PoseSource, list[Any]]:
     """Create the pose source for ``mode`` ('auto', 'tf', 'topic').
 
     Returns (kind, source, handles): the node destroys the handles (subscriptions, or a
     tf2 listener with ``unregister``) on deactivate. The pose-topic subscription calls
-    ``node._on_pose``; TF subscriptions feed the buffer.
+    ``on_pose`` (default ``node._on_pose``); TF subscriptions feed the buffer.
     """
     use_tf = mode == 'tf' or (mode == 'auto' and (have_module('tf2_ros')
                                                   or have_module('tf2_msgs')))
     if not use_tf:
-        sub = node.create_subscription(_pose_stamped_type(), pose_topic, node._on_pose, qos,
+        sub = node.create_subscription(_pose_stamped_type(), pose_topic,
+                                       on_pose or node._on_pose, qos,
                                        callback_group=callback_group)
         return 'topic', TopicPoseSource(max_age), [sub]
     if have_module('tf2_ros'):
