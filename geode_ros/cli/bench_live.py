@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--qos', choices=['best_effort', 'reliable'], default='reliable',
                         help="the node's sensor QoS reliability (publishers are reliable)")
     parser.add_argument('--model', default='none', help='model for the node (default: none)')
+    parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='extra geode_node parameter (repeatable), e.g. pose_wait:=1.0')
     parser.add_argument('--json', type=Path, default=None, help='write the results here')
 
 
@@ -153,6 +155,8 @@ def _start_node(args: argparse.Namespace) -> subprocess.Popen:
         cmd += ['-p', f'{key}:={value}']
     for key, topic in TOPICS.items():
         cmd += ['-p', f'topics.{key}:={topic}']
+    for extra in args.param:
+        cmd += ['-p', extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
@@ -217,6 +221,19 @@ def run_rate(pub: _Publisher, msgs: list[dict[str, Any]], rate: float, seconds: 
     return result, stamp + 1.0
 
 
+def _offline_points(frames: list[Any]) -> int:
+    """Points of the cloud fusing every frame offline with the node's scene defaults."""
+    from geode_ros.ros.params import NodeConfig
+    from geode_ros.scene.engine import SpatialQueryEngine
+
+    engine = SpatialQueryEngine(NodeConfig().scene)
+    for f in frames:
+        d = np.nan_to_num(f.depth, nan=0.0, posinf=0.0)
+        mm = np.clip(np.rint(d * 1000.0), 0, 65535).astype(np.uint16)  # as published
+        engine.ingest(f.rgb, mm, f.intrinsics, f.T_world_cam, f.stamp, fuse_all=True)
+    return int(engine.stats()['points'])
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the node, publish at each rate, print and return the figures."""
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(101, 200)))
@@ -251,8 +268,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         warnings = [line for line in log.splitlines() if 'WARN' in line or 'ERROR' in line]
         if warnings:
             print("geode_node's warnings (throttled):\n  " + '\n  '.join(warnings[-12:]))
+    cloud = {'node_points': int(pub.status.get('points', 0)),
+             'offline_points': _offline_points(frames)}
+    print(f"fused cloud: node {cloud['node_points']} points, every frame fused offline "
+          f"{cloud['offline_points']}")
     out = {'width': w, 'height': h, 'seconds': args.seconds, 'qos': args.qos,
-           'model': args.model, 'cpus': os.cpu_count(), 'rates': results}
+           'model': args.model, 'cpus': os.cpu_count(), 'rates': results, 'cloud': cloud}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2) + '\n')

@@ -60,8 +60,9 @@ class NodeConfig:
                           '(tf when tf2_ros or tf2_msgs is importable, else topic).')
     camera_frame: str = _f('', 'Camera optical frame for TF lookups; empty = the image '
                            'header frame_id.')
-    pose_max_age: float = _f(0.2, 'Largest stamp difference (s) between an image and the '
-                             'pose used for it.')
+    pose_max_age: float = _f(0.2, 'An image gets the pose interpolated between the poses just '
+                             'before and after its stamp when both lie within this many '
+                             'seconds; poses are never extrapolated.')
     sync_slop: float = _f(0.05, 'Approximate-time sync: largest stamp spread (s).')
     sync_queue: int = _f(10, 'Approximate-time sync: messages queued per input.')
     qos_reliability: str = _f('reliable', 'Sensor subscription reliability: reliable (no '

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import importlib.util
+import math
 import threading
 from collections import deque
 from typing import Any, Protocol
@@ -17,7 +18,12 @@ import numpy as np
 
 from geode_ros.errors import GeodeError
 from geode_ros.ros.conversions import pose_msg_to_matrix, stamp_to_sec, transform_msg_to_matrix
-from geode_ros.scene.geometry import compose, invert_transform
+from geode_ros.scene.geometry import (
+    compose,
+    invert_transform,
+    matrix_to_quat_xyzw,
+    pose_to_matrix,
+)
 
 
 def have_module(name: str) -> bool:
@@ -44,6 +50,9 @@ class PoseSource(Protocol):
         ...
 
 
+EXACT_S = 0.002  # a pose this close to an image stamp is its pose (no interpolation)
+
+
 class _Stamped:
     """Poses of one frame sorted by stamp, bounded in length."""
 
@@ -64,18 +73,42 @@ class _Stamped:
         self.poses.append(T)
 
     def nearest(self, stamp: float | None, max_age: float) -> tuple[float, np.ndarray] | None:
-        """Latest pose when ``stamp`` is None, else the nearest one within ``max_age``."""
+        """Latest pose when ``stamp`` is None; else the pose at ``stamp``: one within
+        ``EXACT_S`` of it, or interpolated between the poses on either side when both lie
+        within ``max_age``. Never extrapolated from one side (a moving camera would be
+        misplaced), so None when the pose after ``stamp`` is missing."""
         if not self.stamps:
             return None
         if stamp is None:
             return self.stamps[-1], self.poses[-1]
         stamps = list(self.stamps)
         i = bisect.bisect_left(stamps, stamp)
+        if 0 < i < len(stamps) and stamps[i] - stamps[i - 1] > 1e-9 and \
+                stamp - stamps[i - 1] <= max_age and stamps[i] - stamp <= max_age:
+            w = (stamp - stamps[i - 1]) / (stamps[i] - stamps[i - 1])
+            return stamp, interpolate_pose(self.poses[i - 1], self.poses[i], w)
         best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)),
                    key=lambda j: abs(stamps[j] - stamp))
-        if abs(stamps[best] - stamp) > max_age:
+        if abs(stamps[best] - stamp) > min(max_age, EXACT_S):
             return None
         return stamps[best], self.poses[best]
+
+
+def interpolate_pose(A: np.ndarray, B: np.ndarray, w: float) -> np.ndarray:
+    """Pose a fraction ``w`` of the way from A to B (linear translation, slerp rotation)."""
+    if w <= 0.0:
+        return A.copy()
+    if w >= 1.0:
+        return B.copy()
+    qa, qb = matrix_to_quat_xyzw(A), matrix_to_quat_xyzw(B)
+    if qa @ qb < 0:
+        qb = -qb
+    angle = math.acos(min(1.0, float(qa @ qb)))
+    if angle < 1e-6:
+        q = qa
+    else:
+        q = (math.sin((1 - w) * angle) * qa + math.sin(w * angle) * qb) / math.sin(angle)
+    return pose_to_matrix((1 - w) * A[:3, 3] + w * B[:3, 3], q)
 
 
 class TfTree:

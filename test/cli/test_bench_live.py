@@ -29,3 +29,5 @@ def test_live_bench_accounts_for_every_frame(tmp_path, capsys):
     assert r['fused'] + skipped == r['synced']
     assert r['fused_or_skipped_pct'] >= 90.0  # small frames, reliable: nothing lost
     assert 'fused or skipped' in capsys.readouterr().out
+    cloud = result['cloud']  # every frame fused: the same cloud as fusing them offline
+    assert cloud['node_points'] == pytest.approx(cloud['offline_points'], rel=0.05)

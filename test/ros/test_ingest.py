@@ -150,3 +150,17 @@ def test_reason_codes_of_errors_are_counted_as_given():
     counts = counters.snapshot()
     assert counts['skipped'] == {'empty_depth': 3, 'depth_encoding': 2}
     assert counts['fused'] == 2 and len(warnings) == 2
+
+
+def test_pose_between_two_poses_is_interpolated():
+    from geode_ros.scene.geometry import pose_to_matrix, yaw_to_quat_xyzw
+
+    source = TopicPoseSource(max_age=0.2)
+    for stamp, yaw, x in ((1.0, 0.0, 0.0), (1.1, np.radians(20), 1.0)):
+        T = pose_to_matrix([x, 0.0, 0.0], yaw_to_quat_xyzw(yaw))
+        source.add_pose(PoseStamped(header=make_header('map', stamp),
+                                    pose=matrix_to_pose_msg(T)))
+    T = source.camera_pose('map', CAMERA, 1.025)  # a quarter of the way
+    expected = pose_to_matrix([0.25, 0.0, 0.0], yaw_to_quat_xyzw(np.radians(5)))
+    assert np.allclose(T, expected, atol=1e-9)
+    assert source.ready('map', CAMERA, 1.1) and not source.ready('map', CAMERA, 1.11)
