@@ -63,7 +63,9 @@ class NodeConfig:
     pose_max_age: float = _f(0.2, 'An image gets the pose interpolated between the poses just '
                              'before and after its stamp when both lie within this many '
                              'seconds; poses are never extrapolated.')
-    sync_slop: float = _f(0.05, 'Approximate-time sync: largest stamp spread (s).')
+    sync_slop: float = _f(0.015, 'Approximate-time sync: largest stamp spread (s) in one RGB + '
+                          'depth + CameraInfo set. Keep it under half the frame period '
+                          '(16 ms at 30 Hz), or a lost image pairs with its neighbour.')
     sync_queue: int = _f(10, 'Approximate-time sync: messages queued per input.')
     qos_reliability: str = _f('reliable', 'Sensor subscription reliability: reliable (no '
                               'frame lost in transport; needs a reliable publisher, as most '

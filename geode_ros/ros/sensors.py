@@ -58,9 +58,10 @@ class SensorPipeline:
         return add
 
     def on_rgbd(self, rgb: Any, depth: Any, info: Any) -> None:
-        """A synchronised set (called by the synchroniser): queue it."""
+        """A synchronised set (called by the synchroniser): queue it at the depth stamp,
+        since the points come from the depth image."""
         self.counters.add('synced')
-        self.worker.submit(Pending('rgbd', header_stamp(rgb), (rgb, depth, info)))
+        self.worker.submit(Pending('rgbd', header_stamp(depth), (rgb, depth, info)))
 
     def on_points(self, msg: Any) -> None:
         self.counters.add('received_points')
@@ -93,7 +94,7 @@ class SensorPipeline:
     def _frame_of(self, item: Pending) -> str:
         msg = item.msgs[0]
         if item.kind == 'rgbd':
-            return self.cfg.camera_frame or msg.header.frame_id
+            return self.cfg.camera_frame or item.msgs[1].header.frame_id
         return msg.header.frame_id.lstrip('/')
 
     def _ready(self, item: Pending) -> bool:
