@@ -5,7 +5,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out/demo
 
-.PHONY: setup demo test test-fast lint format bench model ablation clean help
+.PHONY: setup test-tools demo test test-fast lint format bench model ablation clean help
+# ros2 launch / ros2 service / tf2_msgs for the launch tests (not on PyPI; see its README).
+ROS2_CLI ?= ../shared/ros2-cli/install.sh
 
 help:
 	@echo 'make demo   - set up (idempotent) and run the demo (output in $(OUT))'
@@ -22,8 +24,14 @@ setup:
 demo: setup
 	$(VENV)/bin/geode-demo --out $(OUT)
 
-test: setup
+test: setup test-tools
 	$(PY) -m pytest test -q
+
+# The ros2-cli kit and colcon; without the kit the launch/colcon tests skip and say why.
+test-tools: setup
+	@if [ -f $(ROS2_CLI) ]; then bash $(ROS2_CLI) $(VENV) && { [ -x $(VENV)/bin/colcon ] || \
+	  $(PY) -m pip install -q --disable-pip-version-check colcon-common-extensions; }; \
+	else echo "[test] $(ROS2_CLI) not found: the ros2 launch and colcon tests will skip"; fi
 
 test-fast: setup
 	$(PY) -m pytest test -q -m 'not slow'

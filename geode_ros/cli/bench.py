@@ -3,7 +3,8 @@
 Subcommands: ingest (ours vs Open3D), memory (bounded scene memory), model (DRH vs digit
 decoding, quantised weight memory and error, latency breakdown), query (ingest rate and
 query latency of the engine with a trained model), proposals (what the DRM can see and
-detect, per object class).
+detect, per object class), live (frames published vs received vs fused by geode_node
+over DDS).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from geode_ros.version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """One subcommand per benchmark, each from its module's add_arguments/run pair."""
-    from geode_ros.cli import bench_proposals, bench_query
+    from geode_ros.cli import bench_live, bench_proposals, bench_query
     from geode_ros.model import bench_model
     from geode_ros.scene import bench_ingest
 
@@ -37,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
          bench_query.add_arguments, bench_query.run),
         ('proposals', 'per class: points, proposal coverage and detection AP on scenes',
          bench_proposals.add_arguments, bench_proposals.run),
+        ('live', 'frames published vs received vs fused by geode_node over DDS',
+         bench_live.add_arguments, bench_live.run),
     )
     for name, helptext, add_arguments, run in commands:
         command = sub.add_parser(name, help=helptext)

@@ -1,4 +1,7 @@
-"""geode-replay: replay an RGB-D rosbag2 through the engine and answer questions on the way."""
+"""geode-replay: replay recorded RGB-D through the engine and answer questions on the way.
+
+Inputs: a rosbag2, a frames folder, a 7-Scenes sequence or a TUM RGB-D sequence.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ from typing import Any
 
 from geode_ros.cli.common import add_runtime_arguments, setup_logging
 from geode_ros.config import add_dataclass_args, from_dict, to_dict
+from geode_ros.data.sources import FORMATS
 from geode_ros.errors import GeodeError
+from geode_ros.scene.geometry import UP_AXES
 from geode_ros.version import __version__
 
 log = logging.getLogger('geode-replay')
@@ -24,12 +29,21 @@ text with one question per line (# starts a comment). QA records work too: their
 "options" are appended to the question. Questions without a time, and all of them
 with --at-end, are answered after the last frame.
 
+Inputs (--format auto detects them): rosbag2 (sqlite3 or MCAP); frames folder
+(intrinsics.json + frame-NNNNNN.color.png|jpg/.depth.png/.pose.txt); 7-Scenes sequence
+(the same without intrinsics.json: Kinect defaults, or --intrinsics FILE); TUM RGB-D
+sequence (rgb.txt, depth.txt, groundtruth.txt; Freiburg calibration from the folder
+name, or --intrinsics). Scene memory is z-up: for a dataset whose world is not, give
+--up-axis (e.g. -y), or --up-axis auto to estimate it from the camera poses.
+
 Outputs: OUT/answers.json and OUT/replay.mcap (/geode/markers MarkerArray and
 /geode/cloud PointCloud2 at each answer; open it in Foxglove, or ros2 bag play + RViz).
 
 examples:
   geode-replay room.bag --questions questions.txt --rate 0
   geode-replay room_mcap --questions q.jsonl --model models/geode-tiny --out out/replay
+  geode-replay 7scenes/chess/seq-01 --questions q.txt --up-axis auto --rate 0
+  geode-replay rgbd_dataset_freiburg1_desk --questions q.txt --up-axis auto --rate 0
 """
 
 
@@ -100,7 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog='geode-replay', description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    parser.add_argument('bag', help='rosbag2 directory (sqlite3 or MCAP) or .mcap file')
+    parser.add_argument('bag', metavar='INPUT',
+                        help='rosbag2 (directory or .mcap), frames folder, 7-Scenes or TUM '
+                             'sequence folder')
+    parser.add_argument('--format', default='auto', choices=FORMATS,
+                        help='input layout (default: detected)')
+    parser.add_argument('--intrinsics', default=None,
+                        help='intrinsics.json-style file for a 7-Scenes/TUM folder')
+    parser.add_argument('--up-axis', default='z', choices=[*UP_AXES, 'auto'],
+                        help="the dataset world's up axis; poses are rotated so it is +z "
+                             '(auto: estimated from the camera poses; folders only)')
     parser.add_argument('--questions', required=True, help='questions file (see below)')
     parser.add_argument('--out', default='out/replay', help='output directory')
     parser.add_argument('--model', default=None,
@@ -137,17 +160,6 @@ def scene_config(args: argparse.Namespace) -> Any:
     if args.fixed_frame:
         given['fixed_frame'] = args.fixed_frame
     return from_dict(SceneConfig, {**to_dict(SceneConfig()), **given}).validate()
-
-
-def bag_start(path: str | Path) -> float:
-    """Start time of the bag (seconds) from its metadata."""
-    from geode_ros.data.rosbag_reader import _open
-
-    reader = _open(path)
-    try:
-        return reader.start_time * 1e-9
-    finally:
-        reader.close()
 
 
 class Replayer:
@@ -209,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 on bad input)."""
     from geode_ros.cli.common import load_reasoner, reasoner_name, write_json
     from geode_ros.data.mcap_out import McapOut
-    from geode_ros.data.rosbag_reader import BagTopics, read_rosbag
+    from geode_ros.data.rosbag_reader import BagTopics
+    from geode_ros.data.sources import open_rgbd
     from geode_ros.scene.engine import SpatialQueryEngine
 
     args = build_parser().parse_args(argv)
@@ -224,9 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         engine = SpatialQueryEngine(cfg, reasoner)
         topics = BagTopics(args.rgb_topic, args.depth_topic, args.camera_info_topic,
                            args.pose_topic)
-        start = bag_start(args.bag)
-        frames = read_rosbag(args.bag, topics, cfg.fixed_frame, args.camera_frame,
-                             depth_scale_16u=cfg.depth_scale_16u)
+        source = open_rgbd(args.bag, args.format, cfg.fixed_frame, args.intrinsics,
+                           args.up_axis, bag_options={
+                               'topics': topics, 'camera_frame': args.camera_frame,
+                               'depth_scale_16u': cfg.depth_scale_16u})
+        start, frames = source.start, source.frames
+        log.info('reading %s (%s%s)', args.bag, source.kind,
+                 f', {source.length} frames' if source.length else '')
         out_dir = Path(args.out)
         with McapOut(out_dir / 'replay.mcap', cfg.fixed_frame) as out:
             replayer = Replayer(engine, out, questions, start, args.at_end)
@@ -239,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stats = engine.stats()
     write_json({
-        'bag': str(args.bag), 'model': reasoner_name(reasoner, args.model),
+        'bag': str(args.bag), 'format': source.kind, 'model': reasoner_name(reasoner, args.model),
         'bag_start': start, 'frames': replayer.frames, 'rate': args.rate,
         'wall_s': time.perf_counter() - t0, 'stats': stats, 'answers': replayer.results,
     }, out_dir / 'answers.json')

@@ -3,13 +3,19 @@
 Layout: ``intrinsics.json`` (fx, fy, cx, cy, width, height, depth_scale[, fps]) and
 per frame ``frame-NNNNNN.color.png|jpg``, ``frame-NNNNNN.depth.png`` (uint16,
 metres = value x depth_scale, 0 = invalid), ``frame-NNNNNN.pose.txt`` (4x4 camera-to-world).
+
+A Microsoft 7-Scenes sequence (``chess/seq-01``) is the same layout without
+``intrinsics.json``: its Kinect defaults (``SEVEN_SCENES``) are used then, or an
+intrinsics file given by the caller.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -19,31 +25,64 @@ from geode_ros.errors import GeodeError
 from geode_ros.scene.geometry import check_pose
 from geode_ros.scene.types import CameraIntrinsics, RGBDFrame
 
+log = logging.getLogger(__name__)
 _DEPTH_RE = re.compile(r'^frame-(\d+)\.depth\.png$')
+
+
+@dataclass(frozen=True)
+class FolderCamera:
+    """What ``intrinsics.json`` holds: pinhole intrinsics, depth units and frame rate."""
+
+    intrinsics: CameraIntrinsics
+    depth_scale: float = 0.001
+    fps: float = 30.0
+
+
+# Microsoft 7-Scenes (Kinect v1, 640x480, millimetres, 65535 = invalid, 30 Hz).
+SEVEN_SCENES = FolderCamera(CameraIntrinsics(585.0, 585.0, 320.0, 240.0, 640, 480), 0.001, 30.0)
+
+
+def read_intrinsics_json(path: str | Path, default_depth_scale: float = 0.001) -> FolderCamera:
+    """An ``intrinsics.json`` file: fx, fy, cx, cy, width, height[, depth_scale, fps]."""
+    path = Path(path)
+    if not path.is_file():
+        raise GeodeError(f'intrinsics file not found: {path}')
+    try:
+        meta = json.loads(path.read_text())
+        cam = FolderCamera(
+            CameraIntrinsics(float(meta['fx']), float(meta['fy']), float(meta['cx']),
+                             float(meta['cy']), int(meta['width']), int(meta['height'])),
+            float(meta.get('depth_scale', default_depth_scale)), float(meta.get('fps', 30.0)))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GeodeError(f'{path} is invalid (needs fx, fy, cx, cy, width, height): '
+                         f'{exc!r}') from exc
+    if cam.depth_scale <= 0 or cam.fps <= 0:
+        raise GeodeError(f'{path}: depth_scale and fps must be positive')
+    return cam
 
 
 class FramesFolder:
     """Random access to a frames folder; iterating yields RGBDFrame (depth in metres)."""
 
-    def __init__(self, folder: str | Path, frame_id: str = 'map') -> None:
+    def __init__(self, folder: str | Path, frame_id: str = 'map',
+                 camera: FolderCamera | None = None) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise GeodeError(f'frames folder not found: {self.folder}')
         meta_path = self.folder / 'intrinsics.json'
-        if not meta_path.is_file():
-            raise GeodeError(f'{meta_path} missing: a frames folder needs intrinsics.json')
-        try:
-            meta = json.loads(meta_path.read_text())
-            self.intrinsics = CameraIntrinsics(
-                float(meta['fx']), float(meta['fy']), float(meta['cx']), float(meta['cy']),
-                int(meta['width']), int(meta['height']))
-            self.depth_scale = float(meta.get('depth_scale', 0.001))
-            self.fps = float(meta.get('fps', 30.0))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise GeodeError(f'{meta_path} is invalid (needs fx, fy, cx, cy, width, height): '
-                             f'{exc!r}') from exc
-        if self.depth_scale <= 0 or self.fps <= 0:
-            raise GeodeError(f'{meta_path}: depth_scale and fps must be positive')
+        if camera is None and meta_path.is_file():
+            camera = read_intrinsics_json(meta_path)
+        elif camera is None:
+            if not any(self.folder.glob('frame-*.pose.txt')):
+                raise GeodeError(f'{meta_path} missing: a frames folder needs '
+                                 'intrinsics.json (or give an intrinsics file)')
+            log.warning('%s has no intrinsics.json: using the 7-Scenes Kinect defaults '
+                        '(fx=fy=585, cx=320, cy=240, 640x480, millimetres)', self.folder)
+            camera = SEVEN_SCENES
+        self.camera = camera
+        self.intrinsics = camera.intrinsics
+        self.depth_scale = camera.depth_scale
+        self.fps = camera.fps
         self.frame_id = frame_id
         found = (_DEPTH_RE.match(p.name) for p in self.folder.iterdir())
         self.indices = sorted(int(m.group(1)) for m in found if m)

@@ -2,7 +2,10 @@
 
 Modules: ``conversions`` (messages <-> numpy / our types), ``markers`` (answer
 boxes -> MarkerArray), ``sync`` (approximate-time synchroniser), ``tf`` (pose
-sources), ``params`` (NodeConfig <-> ROS parameters and config/geode.yaml),
-``node`` (``GeodeNode`` and ``main``). Nothing is imported here: rclpy is only
-needed by the modules that use it.
+sources), ``pose_thread`` (poses taken on their own executor thread), ``ingest``
+(frame accounting and the ingest thread), ``sensors`` (sync -> queue -> engine),
+``query`` (the service contract), ``model_path`` (the ``model`` parameter),
+``params`` (NodeConfig <-> ROS parameters and config/geode.yaml), ``node``
+(``GeodeNode`` and ``main``). Nothing is imported here: rclpy is only needed by the
+modules that use it.
 """

@@ -7,22 +7,24 @@ Thin by design: messages are converted in ``conversions``, markers built in
 Threads: sensor callbacks, pose callbacks, the query service and timers each
 have their own mutually exclusive callback group on a multi-threaded executor,
 so a slow answer never stalls ingestion (the engine itself is thread-safe).
+Sensor callbacks only queue; decoding and fusion run on the ingest thread of
+``sensors.SensorPipeline``, and every frame set is counted as fused or skipped
+with a reason (``geode/status`` JSON, ``node.skipped``).
 """
 
 from __future__ import annotations
 
 import json
-import math
+import logging
+import signal
 import sys
 import threading
-import time
-from collections import Counter
 from typing import Any
 
-import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
@@ -33,21 +35,26 @@ from visualization_msgs.msg import MarkerArray
 
 from geode_ros.errors import GeodeError
 from geode_ros.ros.conversions import (
-    cloud_from_msg,
     cloud_to_msg,
     fail_query_response,
     fill_query_response,
-    header_stamp,
     make_header,
-    rgbd_from_msgs,
 )
+from geode_ros.ros.ingest import FrameCounters
 from geode_ros.ros.markers import boxes_to_markers
+from geode_ros.ros.model_path import resolve_model
 from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, declare_parameters
-from geode_ros.ros.sync import ApproximateTimeSync
-from geode_ros.ros.tf import TopicPoseSource, make_pose_source
+from geode_ros.ros.pose_thread import PoseThread
+from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
+from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline
+from geode_ros.ros.tf import make_pose_source
 from geode_ros.scene.engine import SpatialQueryEngine
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+# transformers imports torchao whenever it is installed; torchao then logs its missing
+# optional CUDA kernels and torch's _pytree deprecations at WARNING on every start, long
+# before (and whether or not) quantisation is asked for.
+IMPORT_NOISE_LOGGERS = ('torchao', 'torch.utils._pytree')
 
 
 def _srv_type() -> Any:
@@ -57,7 +64,15 @@ def _srv_type() -> Any:
 
 
 def load_model(cfg: NodeConfig) -> Any:
-    """``GeodeModel.from_pretrained`` for ``cfg.model`` (imported lazily: torch is heavy)."""
+    """``GeodeModel.from_pretrained`` for ``cfg.model``; None for the geometric baseline.
+
+    The model is imported lazily (torch is heavy).
+    """
+    path = resolve_model(cfg.model)
+    if path is None:
+        return None
+    for name in IMPORT_NOISE_LOGGERS:  # warnings nobody can act on (see the constant)
+        logging.getLogger(name).setLevel(logging.ERROR)
     from geode_ros.model.geode import GeodeModel
 
     kwargs: dict[str, Any] = {}
@@ -71,7 +86,7 @@ def load_model(cfg: NodeConfig) -> Any:
         kwargs['dtype'] = cfg.dtype
     if cfg.quantization not in ('', 'none'):
         kwargs['quantization'] = cfg.quantization
-    return GeodeModel.from_pretrained(cfg.model, **kwargs)
+    return GeodeModel.from_pretrained(path, **kwargs)
 
 
 def free_accelerator_memory() -> None:
@@ -92,26 +107,24 @@ class GeodeNode(LifecycleNode):
         self._model: Any = None
         self._pose: Any = None
         self._pose_kind = ''
-        self._sync: ApproximateTimeSync | None = None
+        self._pipeline: SensorPipeline | None = None
+        self._pose_thread: PoseThread | None = None
         self._subs: list[Any] = []
         self._pubs: dict[str, Any] = {}
         self._timers: list[Any] = []
         self._srv: Any = None
         self._active = False
         self._sensor_group = MutuallyExclusiveCallbackGroup()
-        self._pose_group = MutuallyExclusiveCallbackGroup()
+        self._sensor_groups = [MutuallyExclusiveCallbackGroup() for _ in range(3)]
         self._query_group = MutuallyExclusiveCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
-        self._counts: Counter[str] = Counter()
-        self._last_stamp = 0.0
-        self._last_warn: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.counters = FrameCounters(lambda m: self.get_logger().warning(m))
 
     # ------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             cfg = config_from_parameters(self)
-            model = load_model(cfg) if cfg.model else None
+            model = load_model(cfg)
             self.engine = SpatialQueryEngine(cfg.scene, reasoner=model)
         except Exception as exc:  # a bad parameter or checkpoint: stay unconfigured
             self.get_logger().error(f'configure failed: {exc}')
@@ -119,7 +132,8 @@ class GeodeNode(LifecycleNode):
             return FAILURE
         self.cfg, self._model = cfg, model
         reasoner = self.engine.stats()['reasoner']
-        self.get_logger().info(f'configured: reasoner={reasoner}, '
+        source = f' from {resolve_model(cfg.model)}' if model is not None else ''
+        self.get_logger().info(f'configured: reasoner={reasoner}{source}, '
                                f'fixed_frame={cfg.scene.fixed_frame}')
         return SUCCESS
 
@@ -165,19 +179,29 @@ class GeodeNode(LifecycleNode):
             history=qos_profile_sensor_data.history)
         t = cfg.topics
         need_pose = cfg.use_rgbd or bool(t.points)
-        if need_pose:
-            self._pose_kind, self._pose, handles = make_pose_source(
-                self, cfg.pose_source, t.pose, qos, self._pose_group, cfg.pose_max_age)
-            self._subs.extend(handles)
+        if need_pose:  # poses are tiny: a deep queue, so none is lost while images wait
+            pose_qos = QoSProfile(depth=max(100, cfg.qos_depth), reliability=qos.reliability,
+                                  durability=qos.durability, history=qos.history)
+            self._pose_thread = PoseThread(self)
+            self._pose_kind, self._pose, _ = make_pose_source(
+                self._pose_thread.node, cfg.pose_source, t.pose, pose_qos, None,
+                cfg.pose_max_age, on_pose=self._on_pose)
+        assert self.engine is not None
+        self.counters.throttle_s = cfg.log_throttle
+        pipeline = SensorPipeline(cfg, self.engine, self._pose, self.counters)
+        pipeline.start()
+        self._pipeline = pipeline
         if cfg.use_rgbd:
-            self._sync = ApproximateTimeSync(3, cfg.sync_queue, cfg.sync_slop, self._on_rgbd)
             for i, (mtype, topic) in enumerate(
                     ((Image, t.rgb), (Image, t.depth), (CameraInfo, t.camera_info))):
-                self._subs.append(self.create_subscription(
-                    mtype, topic, self._sync_input(i), qos, callback_group=self._sensor_group))
+                self._subs.append(self.create_subscription(  # one group each: in parallel
+                    mtype, topic, pipeline.sync_input(i), qos,
+                    callback_group=self._sensor_groups[i],
+                    event_callbacks=self._sensor_events(RGBD_INPUTS[i], topic, cfg)))
         if t.points:
             self._subs.append(self.create_subscription(
-                PointCloud2, t.points, self._on_points, qos, callback_group=self._sensor_group))
+                PointCloud2, t.points, pipeline.on_points, qos,
+                callback_group=self._sensor_group))
         self._pubs = {
             'markers': self.create_publisher(MarkerArray, 'geode/markers', 10),
             'answer': self.create_publisher(String, 'geode/answer', 10),
@@ -193,6 +217,23 @@ class GeodeNode(LifecycleNode):
         self._srv = self.create_service(_srv_type(), 'geode/query', self._on_query,
                                         callback_group=self._query_group)
 
+    def _sensor_events(self, name: str, topic: str, cfg: NodeConfig) -> Any:
+        """DDS events of a sensor subscription: messages lost in transport, QoS mismatch."""
+
+        def lost(status: Any) -> None:
+            self.counters.add(f'lost_{name}', int(status.total_count_change))
+            self.counters.problem(f'lost_{name}', f'DDS lost {status.total_count} {name} '
+                                  f'messages on {topic} before geode_node saw them')
+
+        def incompatible(status: Any) -> None:
+            other = 'best_effort' if cfg.qos_reliability == 'reliable' else 'reliable'
+            self.counters.problem(f'qos_{name}', f'a publisher on {topic} has QoS '
+                                  f'incompatible with ours (qos_reliability='
+                                  f'{cfg.qos_reliability}); it is not received: try '
+                                  f'qos_reliability:={other}')
+
+        return SubscriptionEventCallbacks(message_lost=lost, incompatible_qos=incompatible)
+
     def _destroy_interfaces(self) -> None:
         for handle in self._subs:
             if hasattr(handle, 'unregister'):  # tf2_ros.TransformListener
@@ -206,82 +247,30 @@ class GeodeNode(LifecycleNode):
         if self._srv is not None:
             self.destroy_service(self._srv)
         self._subs, self._timers, self._pubs, self._srv = [], [], {}, None
-        self._pose, self._sync = None, None
+        if self._pose_thread is not None:  # its node owns the pose subscriptions
+            self._pose_thread.stop()
+            self._pose_thread = None
+        if self._pipeline is not None:
+            self._pipeline.stop()
+        self._pose, self._pipeline = None, None
 
     # ------------------------------------------------------------ sensors
-    def _sync_input(self, index: int) -> Any:
-        names = ('rgb', 'depth', 'camera_info')
-
-        def add(msg: Any) -> None:
-            self._counts[f'received_{names[index]}'] += 1
-            sync = self._sync
-            if sync is not None:
-                try:
-                    sync.add(index, header_stamp(msg), msg)
-                except Exception as exc:  # never let one bad message kill the executor
-                    self._warn('sync', f'dropped {names[index]} message: {exc}')
-        return add
-
-    def _on_rgbd(self, rgb: Image, depth: Image, info: CameraInfo) -> None:
-        """A synchronised RGB + depth + CameraInfo set: decode, find the pose, ingest."""
-        self._counts['synced'] += 1
-        cfg, engine, pose = self.cfg, self.engine, self._pose
-        if cfg is None or engine is None or pose is None:
-            return
-        stamp = header_stamp(rgb)
-        try:
-            camera_frame = cfg.camera_frame or rgb.header.frame_id
-            T = pose.camera_pose(cfg.scene.fixed_frame, camera_frame, stamp)  # cheap: first
-            rgb_a, depth_a, intr = rgbd_from_msgs(rgb, depth, info, cfg.scene.depth_scale_16u)
-            if engine.ingest(rgb_a, depth_a, intr, T, stamp):
-                self._counts['keyframes'] += 1
-            self._processed(stamp)
-        except GeodeError as exc:
-            self._warn('rgbd', f'dropped RGB-D frame at t={stamp:.3f}: {exc}')
-        except Exception as exc:
-            self._warn('rgbd', f'unexpected error on RGB-D frame: {exc!r}')
-
-    def _on_points(self, msg: PointCloud2) -> None:
-        """A PointCloud2 in a sensor frame (or already in the fixed frame): fuse it."""
-        self._counts['received_points'] += 1
-        cfg, engine, pose = self.cfg, self.engine, self._pose
-        if cfg is None or engine is None:
-            return
-        stamp = header_stamp(msg)
-        try:
-            xyz, rgb = cloud_from_msg(msg)
-            fixed, frame = cfg.scene.fixed_frame, msg.header.frame_id.lstrip('/')
-            if frame in ('', fixed):
-                T = np.eye(4)
-            elif pose is None:
-                raise GeodeError('no pose source for the cloud frame')
-            else:
-                T = pose.camera_pose(fixed, frame, stamp)
-            engine.ingest_points(xyz, rgb, T, stamp)
-            self._processed(stamp)
-        except GeodeError as exc:
-            self._warn('points', f'dropped PointCloud2 at t={stamp:.3f}: {exc}')
-        except Exception as exc:
-            self._warn('points', f'unexpected error on PointCloud2: {exc!r}')
-
     def _on_pose(self, msg: PoseStamped) -> None:
         """A camera pose from the pose topic (pose_source topic)."""
-        self._counts['received_pose'] += 1
-        if isinstance(self._pose, TopicPoseSource):
-            try:
-                self._pose.add_pose(msg)
-            except GeodeError as exc:
-                self._warn('pose', f'dropped pose: {exc}')
-
-    def _processed(self, stamp: float) -> None:
-        with self._lock:
-            self._counts['ingested'] += 1
-            self._last_stamp = max(self._last_stamp, stamp)
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pipeline.on_pose(msg)
 
     # ------------------------------------------------------------ queries
     def _on_query(self, request: Any, response: Any) -> Any:
-        """Answer one SpatialQuery; every failure becomes success=false with a reason."""
-        self._counts['queries'] += 1
+        """Answer one SpatialQuery; every failure becomes success=false with a reason.
+
+        The contract (see srv/SpatialQuery.srv and ``geode_ros.ros.query``): an empty or
+        over-long question is refused without being processed and never echoed whole;
+        success=true always comes with answer text; ``target_frame`` applies to the boxes,
+        the box coordinates in the text and the header.
+        """
+        self.counters.add('queries')
         cfg, engine, pose = self.cfg, self.engine, self._pose
         if not self._active or cfg is None or engine is None:
             return fail_query_response(response, 'geode_node is not active: configure and '
@@ -289,51 +278,59 @@ class GeodeNode(LifecycleNode):
         fixed = cfg.scene.fixed_frame
         target = request.target_frame.strip().lstrip('/') or fixed
         try:
+            question = check_question(request.question, cfg.max_question_chars)
             T = None
             if target != fixed:
                 if pose is None:
-                    raise GeodeError(f'unknown target_frame {target!r}: no pose source; '
+                    raise GeodeError(f'unknown target_frame {quote(target)}: no pose source; '
                                      f'use {fixed!r}')
                 T = pose.transform(target, fixed)
-            answer = engine.query(request.question)
+            answer = engine.query(question)
+            if not answer.text.strip():
+                raise GeodeError('the model produced no answer text for this question; '
+                                 'rephrase it or ask one of the documented question types')
         except GeodeError as exc:
-            return fail_query_response(response, self._explain(str(exc)), target)
+            message = shorten_echoes(self._explain(str(exc)), request.question)
+            return fail_query_response(response, message, target)
         except Exception as exc:
-            self.get_logger().error(f'model failure on {request.question!r}: {exc!r}')
-            return fail_query_response(response, f'model failure: {type(exc).__name__}: {exc}',
-                                       target)
+            self.get_logger().error(f'model failure on {quote(request.question)}: {exc!r}')
+            message = shorten_echoes(f'model failure: {type(exc).__name__}: {exc}',
+                                     request.question)
+            return fail_query_response(response, message, target)
+        answer.text = text_in_frame(answer.text, answer.boxes, T, target)
         fill_query_response(response, answer, target, T)
-        self._counts['answered'] += 1
+        self.counters.add('answered')
         try:
             header = make_header(answer.frame_id, answer.stamp)
             self._pubs['markers'].publish(
                 boxes_to_markers(answer.boxes, header, lifetime=cfg.marker_lifetime))
             self._pubs['answer'].publish(String(data=answer.text))
         except Exception as exc:  # publishers gone (deactivated meanwhile)
-            self._warn('publish', f'could not publish answer: {exc!r}')
+            self.counters.problem('publish', f'could not publish answer: {exc!r}')
         return response
 
     def _explain(self, message: str) -> str:
         """Add what the node has received to engine errors about empty memory."""
-        if 'empty' not in message:
+        if 'scene memory is empty' not in message:
             return message
-        c, t = self._counts, self.cfg.topics if self.cfg else None
+        c, t = self.counters.snapshot(), self.cfg.topics if self.cfg else None
         if t is None:
             return message
-        return (f'{message} (no frames yet: received rgb={c["received_rgb"]}, '
-                f'depth={c["received_depth"]}, camera_info={c["received_camera_info"]}, '
-                f'pose={c["received_pose"]}, points={c["received_points"]}, ingested='
-                f'{c["ingested"]}; topics {t.rgb}, {t.depth}, {t.camera_info}, pose {t.pose})')
+        return (f'{message} (no frames yet: received rgb={c.get("received_rgb", 0)}, '
+                f'depth={c.get("received_depth", 0)}, camera_info='
+                f'{c.get("received_camera_info", 0)}, pose={c.get("received_pose", 0)}, '
+                f'points={c.get("received_points", 0)}, fused={c.get("fused", 0)}, '
+                f'skipped={c["skipped"]}; topics {t.rgb}, {t.depth}, {t.camera_info}, '
+                f'pose {t.pose})')
 
     # ------------------------------------------------------------ outputs
     def status(self) -> dict[str, Any]:
         """Engine stats plus node counters (what geode/status publishes as JSON)."""
-        with self._lock:
-            node = {**self._counts, 'last_stamp': self._last_stamp}
+        node = self.counters.snapshot()
         engine = self.engine.stats() if self.engine is not None else {}
-        sync = self._sync
-        if sync is not None:
-            node.update(sync_matched=sync.matched, sync_dropped=sync.dropped)
+        pipeline = self._pipeline
+        if pipeline is not None:
+            node.update(pipeline.status())
         return {**engine, 'node': node, 'pose_source': self._pose_kind, 'active': self._active}
 
     def _publish_status(self) -> None:
@@ -349,20 +346,14 @@ class GeodeNode(LifecycleNode):
         header = make_header(snap.frame_id, snap.stamp)
         pub.publish(cloud_to_msg(snap.points, snap.colors, header))
 
-    def _warn(self, kind: str, message: str) -> None:
-        """Count and log a problem, at most once per ``log_throttle`` seconds per kind."""
-        self._counts[f'errors_{kind}'] += 1
-        period = self.cfg.log_throttle if self.cfg is not None else 5.0
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last_warn.get(kind, -math.inf) < period:
-                return
-            self._last_warn[kind] = now
-        self.get_logger().warning(f'{message} [{self._counts[f"errors_{kind}"]} so far]')
-
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``geode_node``: configure + activate when ``autostart``, spin until shutdown."""
+    """Run ``geode_node``: configure + activate when ``autostart``, spin until shutdown.
+
+    Ctrl-C and external shutdown are a normal exit (0). A terminal's Ctrl-C reaches
+    both ``ros2 launch`` and the node, and launch forwards another SIGINT; once
+    spinning has stopped, further SIGINTs are ignored so none interrupts the teardown.
+    """
     rclpy.init(args=argv)
     node, executor = None, None
     try:
@@ -376,12 +367,19 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        _ignore_sigint()
         if executor is not None:
             executor.shutdown(timeout_sec=1.0)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def _ignore_sigint() -> None:
+    """Ignore SIGINT from here on (main thread only; elsewhere signals cannot be set)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == '__main__':

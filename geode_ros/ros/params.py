@@ -47,8 +47,9 @@ class TopicsConfig:
 class NodeConfig:
     """Everything ``geode_node`` reads at configure time."""
 
-    model: str = _f('', 'Model directory (config.json + model.safetensors); '
-                    'empty = geometric baseline (room size only).')
+    model: str = _f('geode-tiny', 'Model directory (config.json + model.safetensors), or the '
+                    'name of a model installed in share/geode_ros/models (geode-tiny, the '
+                    'shipped one); none = geometric baseline (room size only).')
     device: str = _f('auto', 'Torch device for the model: auto, cpu, cuda, cuda:0, ...')
     dtype: str = _f('auto', 'Model dtype: auto, float32, float16, bfloat16.')
     quantization: str = _f('none', 'LLM weight quantisation: none, int8, int4.')
@@ -59,19 +60,31 @@ class NodeConfig:
                           '(tf when tf2_ros or tf2_msgs is importable, else topic).')
     camera_frame: str = _f('', 'Camera optical frame for TF lookups; empty = the image '
                            'header frame_id.')
-    pose_max_age: float = _f(0.2, 'Largest stamp difference (s) between an image and the '
-                             'pose used for it.')
-    sync_slop: float = _f(0.05, 'Approximate-time sync: largest stamp spread (s).')
+    pose_max_age: float = _f(0.2, 'An image gets the pose interpolated between the poses just '
+                             'before and after its stamp when both lie within this many '
+                             'seconds; poses are never extrapolated.')
+    sync_slop: float = _f(0.015, 'Approximate-time sync: largest stamp spread (s) in one RGB + '
+                          'depth + CameraInfo set. Keep it under half the frame period '
+                          '(16 ms at 30 Hz), or a lost image pairs with its neighbour.')
     sync_queue: int = _f(10, 'Approximate-time sync: messages queued per input.')
-    qos_reliability: str = _f('best_effort', 'Sensor subscription reliability: best_effort '
-                              'or reliable.')
-    qos_depth: int = _f(5, 'Sensor subscription queue depth (history KEEP_LAST).')
+    qos_reliability: str = _f('reliable', 'Sensor subscription reliability: reliable (no '
+                              'frame lost in transport; needs a reliable publisher, as most '
+                              'camera drivers are) or best_effort (for best-effort publishers).')
+    qos_depth: int = _f(10, 'Sensor subscription queue depth (history KEEP_LAST).')
     marker_lifetime: float = _f(0.0, 'Lifetime (s) of answer markers; 0 = until replaced.')
     cloud_period: float = _f(2.0, 'Publish the fused cloud on geode/cloud every N s '
                              '(only with subscribers); 0 = never.')
     status_period: float = _f(1.0, 'Publish JSON stats on geode/status every N s; 0 = never.')
     log_throttle: float = _f(5.0, 'Least time (s) between repeated warnings of one kind.')
-    scene: SceneConfig = field(default_factory=SceneConfig)
+    ingest_queue: int = _f(32, 'Frame sets (and clouds) that may wait for their pose or for '
+                           'the ingest thread; beyond it the oldest is skipped with a reason.')
+    pose_wait: float = _f(2.0, 'Longest time (s) a frame set waits for its camera pose '
+                          '(images often arrive before their TF).')
+    max_question_chars: int = _f(2000, 'Longest question (characters) the service accepts; '
+                                 'longer ones are refused without being processed.')
+    # A live node fuses every frame into the voxel map (keyframes still feed the model);
+    # it falls back to keyframes only while it is behind the camera.
+    scene: SceneConfig = field(default_factory=lambda: SceneConfig(fuse_all_frames=True))
 
     def __post_init__(self) -> None:
         if self.pose_source not in POSE_SOURCES:
@@ -80,8 +93,12 @@ class NodeConfig:
         if self.qos_reliability not in RELIABILITIES:
             raise GeodeError(f'qos_reliability must be one of {RELIABILITIES}, '
                              f'got {self.qos_reliability!r}')
-        if self.sync_queue < 1 or self.qos_depth < 1:
-            raise GeodeError('sync_queue and qos_depth must be >= 1')
+        if self.max_question_chars < 1:
+            raise GeodeError(f'max_question_chars must be >= 1, got {self.max_question_chars}')
+        if self.sync_queue < 1 or self.qos_depth < 1 or self.ingest_queue < 1:
+            raise GeodeError('sync_queue, qos_depth and ingest_queue must be >= 1')
+        if not self.pose_wait >= 0:
+            raise GeodeError(f'pose_wait must be >= 0 s, got {self.pose_wait}')
         if isinstance(self.scene, SceneConfig):
             self.scene.validate()
         if not self.use_rgbd and not self.topics.points:

@@ -52,6 +52,7 @@ class ApproximateTimeSync:
         self._lock = threading.Lock()
         self.matched = 0
         self.dropped = 0
+        self.dropped_by_input = [0] * self.num_inputs  # messages that never made a set
 
     def register_callback(self, callback: Callable[..., Any]) -> None:
         """Add another callback for matched sets."""
@@ -79,6 +80,7 @@ class ApproximateTimeSync:
             while len(queue) > self.queue_size:
                 del queue[min(queue)]
                 self.dropped += 1
+                self.dropped_by_input[index] += 1
             if stamp not in queue:  # it was the oldest and fell out at once
                 return None
             matched = self._match(index, stamp)
@@ -108,10 +110,11 @@ class ApproximateTimeSync:
         if best is None:
             return None
         msgs = tuple(queue[s] for queue, s in zip(self._queues, best))
-        for queue, s in zip(self._queues, best):
+        for i, (queue, s) in enumerate(zip(self._queues, best)):
             for old in [t for t in queue if t <= s]:
                 del queue[old]
                 if old != s:
                     self.dropped += 1
+                    self.dropped_by_input[i] += 1
         self.matched += 1
         return msgs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import importlib.util
+import math
 import threading
 from collections import deque
 from typing import Any, Protocol
@@ -17,7 +18,12 @@ import numpy as np
 
 from geode_ros.errors import GeodeError
 from geode_ros.ros.conversions import pose_msg_to_matrix, stamp_to_sec, transform_msg_to_matrix
-from geode_ros.scene.geometry import compose, invert_transform
+from geode_ros.scene.geometry import (
+    compose,
+    invert_transform,
+    matrix_to_quat_xyzw,
+    pose_to_matrix,
+)
 
 
 def have_module(name: str) -> bool:
@@ -38,6 +44,13 @@ class PoseSource(Protocol):
     def transform(self, target: str, source: str) -> np.ndarray:
         """Latest T_target_source; GeodeError naming the known frames when unknown."""
         ...
+
+    def ready(self, fixed_frame: str, camera_frame: str, stamp: float) -> bool:
+        """True once a pose at or after ``stamp`` is in (a lookup then will not improve)."""
+        ...
+
+
+EXACT_S = 0.002  # a pose this close to an image stamp is its pose (no interpolation)
 
 
 class _Stamped:
@@ -60,18 +73,42 @@ class _Stamped:
         self.poses.append(T)
 
     def nearest(self, stamp: float | None, max_age: float) -> tuple[float, np.ndarray] | None:
-        """Latest pose when ``stamp`` is None, else the nearest one within ``max_age``."""
+        """Latest pose when ``stamp`` is None; else the pose at ``stamp``: one within
+        ``EXACT_S`` of it, or interpolated between the poses on either side when both lie
+        within ``max_age``. Never extrapolated from one side (a moving camera would be
+        misplaced), so None when the pose after ``stamp`` is missing."""
         if not self.stamps:
             return None
         if stamp is None:
             return self.stamps[-1], self.poses[-1]
         stamps = list(self.stamps)
         i = bisect.bisect_left(stamps, stamp)
+        if 0 < i < len(stamps) and stamps[i] - stamps[i - 1] > 1e-9 and \
+                stamp - stamps[i - 1] <= max_age and stamps[i] - stamp <= max_age:
+            w = (stamp - stamps[i - 1]) / (stamps[i] - stamps[i - 1])
+            return stamp, interpolate_pose(self.poses[i - 1], self.poses[i], w)
         best = min((j for j in (i - 1, i) if 0 <= j < len(stamps)),
                    key=lambda j: abs(stamps[j] - stamp))
-        if abs(stamps[best] - stamp) > max_age:
+        if abs(stamps[best] - stamp) > min(max_age, EXACT_S):
             return None
         return stamps[best], self.poses[best]
+
+
+def interpolate_pose(A: np.ndarray, B: np.ndarray, w: float) -> np.ndarray:
+    """Pose a fraction ``w`` of the way from A to B (linear translation, slerp rotation)."""
+    if w <= 0.0:
+        return A.copy()
+    if w >= 1.0:
+        return B.copy()
+    qa, qb = matrix_to_quat_xyzw(A), matrix_to_quat_xyzw(B)
+    if qa @ qb < 0:
+        qb = -qb
+    angle = math.acos(min(1.0, float(qa @ qb)))
+    if angle < 1e-6:
+        q = qa
+    else:
+        q = (math.sin((1 - w) * angle) * qa + math.sin(w * angle) * qb) / math.sin(angle)
+    return pose_to_matrix((1 - w) * A[:3, 3] + w * B[:3, 3], q)
 
 
 class TfTree:
@@ -130,6 +167,23 @@ class TfTree:
             chain.append((frame, T))
         return chain
 
+    def ready(self, target: str, source: str, stamp: float) -> bool:
+        """True when every moving edge from ``source`` and ``target`` up to their roots has
+        a transform at or after ``stamp`` (static edges always count)."""
+        with self._lock:
+            for frame in (source.lstrip('/'), target.lstrip('/')):
+                if frame not in self._parent and frame not in self._parent.values():
+                    return False
+                seen: set[str] = set()
+                while frame in self._parent and frame not in seen:
+                    seen.add(frame)
+                    if frame not in self._static:
+                        edge = self._edges.get(frame)
+                        if edge is None or not edge.stamps or edge.stamps[-1] < stamp - 1e-9:
+                            return False
+                    frame = self._parent[frame]
+        return True
+
     def lookup(self, target: str, source: str, stamp: float | None = None) -> np.ndarray:
         """T_target_source at ``stamp`` (None = latest); GeodeError when not connected."""
         target, source = target.lstrip('/'), source.lstrip('/')
@@ -168,6 +222,10 @@ class TopicPoseSource:
         with self._lock:
             self._parent = msg.header.frame_id.lstrip('/')
             self._poses.add(stamp_to_sec(msg.header.stamp), T)
+
+    def ready(self, fixed_frame: str, camera_frame: str, stamp: float) -> bool:
+        with self._lock:
+            return bool(self._poses.stamps) and self._poses.stamps[-1] >= stamp - 1e-9
 
     def camera_pose(self, fixed_frame: str, camera_frame: str, stamp: float) -> np.ndarray:
         with self._lock:
@@ -223,6 +281,16 @@ class TfPoseSource:
             raise GeodeError(f'TF lookup {target} <- {source} failed: {exc}') from exc
         return transform_msg_to_matrix(msg)
 
+    def ready(self, fixed_frame: str, camera_frame: str, stamp: float) -> bool:
+        if not camera_frame:
+            return True  # camera_pose says what is wrong
+        if isinstance(self.buffer, TfTree):
+            return self.buffer.ready(fixed_frame, camera_frame, stamp)
+        from rclpy.time import Time
+
+        return bool(self.buffer.can_transform(fixed_frame, camera_frame,
+                                              Time(nanoseconds=int(stamp * 1e9))))
+
     def camera_pose(self, fixed_frame: str, camera_frame: str, stamp: float) -> np.ndarray:
         if not camera_frame:
             raise GeodeError('image header has no frame_id; set the camera_frame parameter')
@@ -236,18 +304,20 @@ class TfPoseSource:
 
 
 def make_pose_source(
-    node: Any, mode: str, pose_topic: str, qos: Any, callback_group: Any, max_age: float
+    node: Any, mode: str, pose_topic: str, qos: Any, callback_group: Any, max_age: float,
+    on_pose: Any = None,
 ) -> tuple[str, PoseSource, list[Any]]:
     """Create the pose source for ``mode`` ('auto', 'tf', 'topic').
 
     Returns (kind, source, handles): the node destroys the handles (subscriptions, or a
     tf2 listener with ``unregister``) on deactivate. The pose-topic subscription calls
-    ``node._on_pose``; TF subscriptions feed the buffer.
+    ``on_pose`` (default ``node._on_pose``); TF subscriptions feed the buffer.
     """
     use_tf = mode == 'tf' or (mode == 'auto' and (have_module('tf2_ros')
                                                   or have_module('tf2_msgs')))
     if not use_tf:
-        sub = node.create_subscription(_pose_stamped_type(), pose_topic, node._on_pose, qos,
+        sub = node.create_subscription(_pose_stamped_type(), pose_topic,
+                                       on_pose or node._on_pose, qos,
                                        callback_group=callback_group)
         return 'topic', TopicPoseSource(max_age), [sub]
     if have_module('tf2_ros'):

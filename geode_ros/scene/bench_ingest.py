@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.data.frames import FramesFolder
 from geode_ros.errors import GeodeError
 from geode_ros.scene.config import SceneConfig
 from geode_ros.scene.engine import SpatialQueryEngine
@@ -32,13 +31,39 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``geode-bench ingest``."""
-    parser.add_argument('--frames', type=Path, required=True, help='frames folder to ingest')
+    parser.add_argument('--frames', type=Path, required=True,
+                        help='frames folder, 7-Scenes or TUM sequence, or rosbag2 to ingest')
+    parser.add_argument('--intrinsics', type=Path, default=None,
+                        help='intrinsics.json-style file for a 7-Scenes/TUM folder')
     parser.add_argument('--json', type=Path, default=None, help='write the results here')
     parser.add_argument('--voxel', type=float, default=0.02, help='voxel size in metres')
     parser.add_argument('--max-depth', type=float, default=8.0, help='depth truncation (m)')
     parser.add_argument('--limit', type=int, default=0, help='use at most this many frames')
     parser.add_argument('--repeat', type=int, default=5,
                         help='timed passes per pipeline, interleaved (best is kept)')
+
+
+def _load_raw(path: Path, intrinsics: Path | None, limit: int) -> tuple[list, Any, float]:
+    """[(rgb, uint16 depth, T)], intrinsics, metres per depth unit, from any RGB-D input."""
+    from geode_ros.data.sources import open_rgbd
+
+    source = open_rgbd(path, intrinsics=intrinsics)
+    reader = source.reader
+    if reader is not None:  # folders: depth exactly as stored
+        n = len(reader) if not limit else min(limit, len(reader))
+        frames = [(np.ascontiguousarray(f.rgb), reader.read_depth_raw(i), f.T_world_cam)
+                  for i, f in zip(range(n), reader)]
+        return frames, reader.intrinsics, reader.camera.depth_scale
+    frames, intr = [], None
+    for f in source.frames:  # bags: depth in metres, back to millimetres
+        if limit and len(frames) >= limit:
+            break
+        mm = np.where(np.isfinite(f.depth), np.rint(f.depth * 1000.0), 0).clip(0, 65535)
+        frames.append((np.ascontiguousarray(f.rgb), mm.astype(np.uint16), f.T_world_cam))
+        intr = f.intrinsics
+    if not frames:
+        raise GeodeError(f'no RGB-D frames with a pose in {path}')
+    return frames, intr, 0.001
 
 
 def _ours(frames: list[tuple[np.ndarray, np.ndarray, np.ndarray]], intr: Any, scale: float,
@@ -77,11 +102,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Benchmark and compare; returns (and optionally writes) the figures."""
     import open3d as o3d
 
-    folder = FramesFolder(args.frames)
-    n = len(folder) if not args.limit else min(args.limit, len(folder))
-    frames = [(np.ascontiguousarray(f.rgb), folder.read_depth_raw(i), f.T_world_cam)
-              for i, f in zip(range(n), folder)]
-    intr, scale = folder.intrinsics, folder.depth_scale
+    frames, intr, scale = _load_raw(args.frames, args.intrinsics, args.limit)
+    n = len(frames)
     _ours(frames[:1], intr, scale, args.voxel, args.max_depth)  # warm caches (pixel rays)
     (t_ours, ours), (t_o3d, theirs) = _timed(
         [lambda: _ours(frames, intr, scale, args.voxel, args.max_depth),

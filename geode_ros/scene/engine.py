@@ -71,8 +71,13 @@ class SpatialQueryEngine:
         raise GeodeError(f'depth must be uint16 millimetres or float32 metres, got {d.dtype}')
 
     def ingest(self, rgb: np.ndarray | None, depth: np.ndarray, intrinsics: CameraIntrinsics,
-               T_world_cam: np.ndarray, stamp: float = 0.0, frame_id: str | None = None) -> bool:
-        """Add one RGB-D frame; True when it became a keyframe."""
+               T_world_cam: np.ndarray, stamp: float = 0.0, frame_id: str | None = None,
+               fuse_all: bool | None = None) -> bool:
+        """Add one RGB-D frame; True when it became a keyframe.
+
+        ``fuse_all`` overrides ``config.fuse_all_frames`` for this frame (a live node
+        falls back to keyframes only while it is behind).
+        """
         if not isinstance(intrinsics, CameraIntrinsics):
             raise GeodeError(f'intrinsics must be CameraIntrinsics, got {type(intrinsics)}')
         self._check_frame_id(frame_id)
@@ -86,7 +91,8 @@ class SpatialQueryEngine:
                 np.uint16, np.float32, np.float64):
             raise GeodeError(f'depth must be {want[:2]} uint16 millimetres or float32 metres, '
                              f'got {raw.shape} {raw.dtype}')
-        if not self.config.fuse_all_frames:
+        fuse_all = self.config.fuse_all_frames if fuse_all is None else fuse_all
+        if not fuse_all:
             with self._lock:  # cheap early out: no copies for frames that are not keyframes
                 if not self._keyframes.should_insert(T):
                     self._frames += 1
@@ -98,21 +104,21 @@ class SpatialQueryEngine:
         else:
             colour = np.array(rgb, copy=True)
         frame = RGBDFrame(colour, d, intrinsics, T, float(stamp), self.config.fixed_frame)
-        return self._ingest(frame)
+        return self._ingest(frame, fuse_all)
 
     def ingest_frame(self, frame: RGBDFrame) -> bool:
         """``ingest`` for an RGBDFrame (frames folder, rosbag reader)."""
         return self.ingest(frame.rgb, frame.depth, frame.intrinsics, frame.T_world_cam,
                            frame.stamp, frame.frame_id)
 
-    def _ingest(self, frame: RGBDFrame) -> bool:
+    def _ingest(self, frame: RGBDFrame, fuse_all: bool) -> bool:
         c = self.config
         with self._lock:
             is_kf = self._keyframes.should_insert(frame.T_world_cam)
             encode, generation = self._keyframes.encode, self._keyframes.generation
             self._frames += 1
             self._stamp = max(self._stamp, frame.stamp)
-        if not (is_kf or c.fuse_all_frames):
+        if not (is_kf or fuse_all):
             return False
         xyz, rgb = depth_to_points(frame.depth, frame.intrinsics, frame.T_world_cam, frame.rgb,
                                    c.min_depth_m, c.max_depth_m, c.depth_stride)

@@ -7,6 +7,7 @@ Poses are 4x4 float64 homogeneous matrices ``T_a_b`` (maps frame b into frame a)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,7 +15,15 @@ from transforms3d import quaternions
 
 from geode_ros.errors import GeodeError
 
-_RIGID_TOL = 1e-4
+log = logging.getLogger(__name__)
+
+# max |R^T R - I| of a pose's rotation: exact enough below RIGID_TOL; re-orthonormalised
+# (SVD, nearest rotation) with one warning per process up to REPAIR_TOL, which real
+# datasets need (7-Scenes poses are stored to ~1.2e-4); refused above it.
+RIGID_TOL = 1e-4
+REPAIR_TOL = 1e-2
+_RIGID_TOL = RIGID_TOL  # last-row tolerance
+_warned_repair = False
 
 
 def quat_xyzw_to_matrix(quat_xyzw: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -92,7 +101,8 @@ def yaw_to_quat_xyzw(yaw: float) -> np.ndarray:
 def check_pose(T: object, name: str = 'pose') -> np.ndarray:
     """Validated float64 copy of a 4x4 rigid pose; GeodeError if shape/finite/rigid fails.
 
-    Quaternion-free; a pose built from quaternions (x, y, z, w) passes when they were unit.
+    A rotation within ``REPAIR_TOL`` of orthonormal is replaced by the nearest rotation
+    (see ``nearest_rotation``); a pose built from unit quaternions passes unchanged.
     """
     try:
         M = np.array(T, dtype=np.float64)
@@ -104,10 +114,40 @@ def check_pose(T: object, name: str = 'pose') -> np.ndarray:
         raise GeodeError(f'{name} contains NaN or inf; check the TF / pose source')
     if not np.allclose(M[3], [0.0, 0.0, 0.0, 1.0], atol=_RIGID_TOL):
         raise GeodeError(f'{name} last row must be [0, 0, 0, 1], got {M[3].tolist()}')
-    R = M[:3, :3]
-    if not np.allclose(R.T @ R, np.eye(3), atol=_RIGID_TOL) or np.linalg.det(R) < 0:
-        raise GeodeError(f'{name} rotation is not orthonormal with det +1 (not a rigid pose)')
+    M[:3, :3] = nearest_rotation(M[:3, :3], name)
+    M[3] = (0.0, 0.0, 0.0, 1.0)
     return M
+
+
+def orthonormality_error(R: np.ndarray) -> float:
+    """max |R^T R - I| of a 3x3 matrix (0 for an exact rotation)."""
+    R = np.asarray(R, dtype=np.float64)
+    return float(np.max(np.abs(R.T @ R - np.eye(3))))
+
+
+def nearest_rotation(R: np.ndarray, name: str = 'pose') -> np.ndarray:
+    """``R`` when it is a rotation to ``RIGID_TOL``; the nearest rotation (SVD) when it is
+    within ``REPAIR_TOL`` (warning once per process); GeodeError with the numbers beyond.
+    """
+    global _warned_repair
+    R = np.asarray(R, dtype=np.float64)
+    err, det = orthonormality_error(R), float(np.linalg.det(R))
+    if err <= RIGID_TOL and det > 0:
+        return R
+    if err > REPAIR_TOL or det <= 0:
+        raise GeodeError(f'{name} rotation is not a rotation: max |R^T R - I| = {err:.3g} '
+                         f'(accepted up to {REPAIR_TOL:g}, re-orthonormalised above '
+                         f'{RIGID_TOL:g}), det = {det:.4g} (must be +1)')
+    U, _, Vt = np.linalg.svd(R)
+    fixed = U @ Vt
+    if np.linalg.det(fixed) < 0:  # cannot happen for det(R) > 0 this close; kept for safety
+        U[:, -1] *= -1
+        fixed = U @ Vt
+    if not _warned_repair:
+        _warned_repair = True
+        log.warning('%s rotation is off by max |R^T R - I| = %.3g (> %g): re-orthonormalised '
+                    'with SVD; further poses like it are fixed silently', name, err, RIGID_TOL)
+    return fixed
 
 
 def transform_points(T: np.ndarray, xyz: np.ndarray) -> np.ndarray:
@@ -115,3 +155,55 @@ def transform_points(T: np.ndarray, xyz: np.ndarray) -> np.ndarray:
     R = np.asarray(T[:3, :3], dtype=np.float32)
     t = np.asarray(T[:3, 3], dtype=np.float32)
     return (np.asarray(xyz, dtype=np.float32) @ R.T) + t
+
+
+# ---------------------------------------------------------------- world up
+# Scene memory, answers and the model assume the fixed frame is z-up (REP 103: x forward,
+# y left, z up; the floor is the lowest z). Datasets that are not (7-Scenes and TUM
+# worlds are defined by their tracking systems, often y-down) are rotated on the way in.
+UP_AXES = ('z', '-z', 'y', '-y', 'x', '-x')
+
+
+def axis_vector(axis: str) -> np.ndarray:
+    """Unit vector for 'x', '-x', 'y', '-y', 'z' or '-z'."""
+    if axis not in UP_AXES:
+        raise GeodeError(f'up axis must be one of {UP_AXES} (or auto where offered), '
+                         f'got {axis!r}')
+    v = np.zeros(3)
+    v['xyz'.index(axis[-1])] = -1.0 if axis.startswith('-') else 1.0
+    return v
+
+
+def rotation_to_z_up(up: Sequence[float] | np.ndarray) -> np.ndarray:
+    """4x4 rotation (no translation) taking direction ``up`` to +z by the shortest arc."""
+    u = np.asarray(up, dtype=np.float64).reshape(3)
+    norm = float(np.linalg.norm(u))
+    if not np.isfinite(norm) or norm < 1e-9:
+        raise GeodeError(f'up direction must be a non-zero 3-vector, got {u.tolist()}')
+    u = u / norm
+    z = np.array([0.0, 0.0, 1.0])
+    c = float(u @ z)
+    T = np.eye(4)
+    if c < -1.0 + 1e-12:  # up is -z: half a turn about x
+        T[:3, :3] = np.diag([1.0, -1.0, -1.0])
+        return T
+    k = np.cross(u, z)
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    T[:3, :3] = np.eye(3) + K + K @ K / (1.0 + c)  # Rodrigues for unit u, z
+    return T
+
+
+def up_from_cameras(T_world_cams: Sequence[np.ndarray]) -> np.ndarray:
+    """World up estimated from camera poses: minus the mean optical y (image down) axis.
+
+    Holds for hand-held and robot-mounted cameras that are not upside down; the
+    estimate averages out tilt over a sweep.
+    """
+    downs = [np.asarray(T, dtype=np.float64)[:3, 1] for T in T_world_cams]
+    if not downs:
+        raise GeodeError('no camera poses to estimate the up direction from')
+    mean = np.mean(downs, axis=0)
+    if np.linalg.norm(mean) < 0.3:
+        raise GeodeError('camera poses do not agree on a down direction (looking straight '
+                         'up/down, or upside down): give the up axis explicitly')
+    return -mean / np.linalg.norm(mean)

@@ -91,7 +91,7 @@ def test_replay_errors_are_one_line(tmp_path, capsys):
     questions = tmp_path / 'q.txt'
     questions.write_text(ROOM_Q + '\n')
     assert replay.main([str(tmp_path / 'missing'), '--questions', str(questions)]) == 2
-    assert 'bag not found' in capsys.readouterr().err
+    assert 'missing not found' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('flag', ['--help', '--version'])

@@ -45,17 +45,25 @@ WAIT = 60.0  # s: discovery and first replies on a loaded 2-core machine
 class Camera:
     """Test-side ROS node: publishes the synthetic camera, calls the service, reads status."""
 
-    def __init__(self) -> None:
+    def __init__(self, topics: dict[str, str] | None = None, use_tf: bool = False) -> None:
+        """Publish on ``topics`` (default TOPICS); camera poses on /tf when ``use_tf``."""
+        topics = topics or TOPICS
+        self.use_tf = use_tf
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node('geode_e2e_camera', context=self.context)
         n = self.node
         self.pubs = {
-            'pose': n.create_publisher(PoseStamped, TOPICS['pose'], 10),
-            'rgb': n.create_publisher(Image, TOPICS['rgb'], 10),
-            'depth': n.create_publisher(Image, TOPICS['depth'], 10),
-            'camera_info': n.create_publisher(CameraInfo, TOPICS['camera_info'], 10),
+            'rgb': n.create_publisher(Image, topics['rgb'], 10),
+            'depth': n.create_publisher(Image, topics['depth'], 10),
+            'camera_info': n.create_publisher(CameraInfo, topics['camera_info'], 10),
         }
+        if use_tf:
+            from tf2_msgs.msg import TFMessage
+
+            self.tf_pub = n.create_publisher(TFMessage, '/tf', 100)
+        else:
+            self.pubs['pose'] = n.create_publisher(PoseStamped, topics['pose'], 10)
         self.client = n.create_client(SpatialQuery, 'geode/query')
         self.change_state = n.create_client(ChangeState, 'geode_node/change_state')
         self.status: dict = {}
@@ -88,13 +96,17 @@ class Camera:
         pytest.fail('geode_node never subscribed to the camera topics')
 
     def publish_frame(self, yaw: float, dt: float = 1.0 / 15.0) -> float:
-        """Pose first, then RGB + depth (16UC1 mm) + CameraInfo with one stamp; returns it."""
+        """Pose (topic or /tf) first, then RGB + depth (16UC1 mm) + CameraInfo with one
+        stamp; returns the stamp."""
         self.stamp += dt
         T = room.camera_pose(yaw)
         depth = room.render_depth(T)
         header = make_header(CAMERA_FRAME, self.stamp)
-        self.pubs['pose'].publish(PoseStamped(header=make_header('map', self.stamp),
-                                              pose=matrix_to_pose_msg(T)))
+        if self.use_tf:
+            self.tf_pub.publish(tf_message('map', CAMERA_FRAME, T, self.stamp))
+        else:
+            self.pubs['pose'].publish(PoseStamped(header=make_header('map', self.stamp),
+                                                  pose=matrix_to_pose_msg(T)))
         time.sleep(0.005)  # let the pose land before its images (different callback groups)
         depth_mm = np.where(np.isfinite(depth), np.round(depth * 1000.0), 0).astype(np.uint16)
         self.pubs['rgb'].publish(Image(header=header, **encode_image(room.render_rgb(depth),
@@ -126,9 +138,21 @@ class Camera:
         pytest.fail(f'status never satisfied the condition; last status: {self.status}')
 
 
+def tf_message(parent: str, child: str, T: np.ndarray, stamp: float):
+    """A tf2_msgs/TFMessage with one transform (parent <- child)."""
+    from geometry_msgs.msg import TransformStamped
+    from tf2_msgs.msg import TFMessage
+
+    from geode_ros.ros.conversions import matrix_to_transform_msg
+
+    return TFMessage(transforms=[TransformStamped(
+        header=make_header(parent, stamp), child_frame_id=child,
+        transform=matrix_to_transform_msg(T))])
+
+
 @pytest.fixture(scope='module')
 def node_process():
-    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args',
+    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args', '-p', 'model:=none',
             '-p', 'pose_source:=topic', '-p', 'status_period:=0.25', '-p', 'sync_slop:=0.02',
             '-p', 'pose_max_age:=0.05', '-p', 'log_throttle:=1.0', '-p', 'cloud_period:=0.5']
     args += [a for key, topic in TOPICS.items() for a in ('-p', f'topics.{key}:={topic}')]
@@ -204,7 +228,8 @@ def test_bad_target_frame_fails_with_known_frames(camera):
 
 def test_empty_question_fails(camera):
     reply = camera.query('   ')
-    assert not reply.success and 'empty' in reply.message
+    assert not reply.success and 'question is empty' in reply.message
+    assert 'no frames' not in reply.message
 
 
 def test_keeps_up_at_camera_rate_while_answering(camera):

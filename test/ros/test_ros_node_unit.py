@@ -28,6 +28,7 @@ def make_node():
     nodes = []
 
     def make(**params):
+        params.setdefault('model', 'none')  # the geometric baseline unless a test asks
         overrides = [Parameter(k, value=v) for k, v in params.items()]
         node = GeodeNode(context=context, parameter_overrides=overrides)
         nodes.append(node)
@@ -65,22 +66,26 @@ def test_point_cloud_input_in_the_fixed_frame(make_node):
     node = make_node(pose_source='topic', **{'topics.points': 'cloud'})
     assert node.trigger_configure() == OK and node.trigger_activate() == OK
     xyz = _room_cloud()
-    node._on_points(cloud_to_msg(xyz, None, make_header('map', 5.0)))
+    node._pipeline.on_points(cloud_to_msg(xyz, None, make_header('map', 5.0)))
+    assert node._pipeline.worker.wait_idle()
     reply = _ask(node)
     assert reply.success, reply.message
     assert 14.0 < reply.values[0] < 26.0
-    assert node.status()['node']['received_points'] == 1
+    counts = node.status()['node']
+    assert counts['received_points'] == 1 and counts['fused'] == 1
 
 
 def test_cloud_in_a_sensor_frame_needs_a_pose(make_node):
     node = make_node(pose_source='topic', use_rgbd=False, **{'topics.points': 'cloud'})
     assert node.trigger_configure() == OK and node.trigger_activate() == OK
     msg = cloud_to_msg(_room_cloud(), None, make_header('lidar', 5.0))
-    node._on_points(msg)  # no pose yet: dropped with a warning, never raises
-    assert node.status()['node']['errors_points'] == 1
+    node._pipeline.on_points(msg)  # no pose in pose_wait: skipped with a reason
+    assert node._pipeline.worker.wait_idle()
+    assert node.status()['node']['skipped'] == {'no_pose': 1}
     node._on_pose(PoseStamped(header=make_header('map', 5.0),
                               pose=matrix_to_pose_msg(np.eye(4))))
-    node._on_points(msg)
+    node._pipeline.on_points(msg)
+    assert node._pipeline.worker.wait_idle()
     assert _ask(node).success
 
 
@@ -90,13 +95,16 @@ def test_bad_messages_never_kill_the_node(make_node):
     header = make_header('cam', 1.0)
     bad_rgb = Image(header=header, height=2, width=2, encoding='yuv422', step=4, data=b'\0' * 8)
     depth = Image(header=header, height=2, width=2, encoding='32FC1', step=8, data=b'\0' * 16)
-    node._on_rgbd(bad_rgb, depth, CameraInfo(header=header))
+    node._on_pose(PoseStamped(header=make_header('map', 1.0),
+                              pose=matrix_to_pose_msg(np.eye(4))))
+    node._pipeline.on_rgbd(bad_rgb, depth, CameraInfo(header=header))
     bad_pose = PoseStamped()
     bad_pose.pose.orientation.w = 0.0
     node._on_pose(bad_pose)
-    node._sync_input(0)(Image())  # a lone image waits in the synchroniser
+    node._pipeline.sync_input(0)(Image())  # a lone image waits in the synchroniser
+    assert node._pipeline.worker.wait_idle()
     counts = node.status()['node']
-    assert counts['errors_rgbd'] == 1 and counts['errors_pose'] == 1
+    assert counts['skipped'] == {'bad_input': 1} and counts['errors_pose'] == 1
     assert 'no frames yet' in _ask(node).message
 
 

@@ -87,3 +87,19 @@ def test_bad_input_index_raises():
     sync, _ = _collect(n=2)
     with pytest.raises(GeodeError):
         sync.add(5, 0.0, 'x')
+
+
+def test_default_slop_never_pairs_a_lost_image_with_its_neighbour_at_30_hz():
+    from geode_ros.ros.params import NodeConfig
+
+    slop = NodeConfig().sync_slop
+    assert slop < 0.5 / 30.0
+    sets = []
+    sync = ApproximateTimeSync(3, 10, slop, lambda *m: sets.append(m))
+    for k in range(30):
+        t = 100.0 + k / 30.0
+        for i in range(3):
+            if not (i == 0 and k % 7 == 3):  # some RGB images lost in transport
+                sync.add(i, t + 0.002 * i, (k, i))  # a little jitter between streams
+    assert len(sets) == 30 - 4  # k = 3, 10, 17, 24 lost their RGB: no set for them
+    assert all(len({k for k, _ in s}) == 1 for s in sets)  # every set from one frame

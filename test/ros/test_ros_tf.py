@@ -39,7 +39,13 @@ def test_tf_tree_chains_static_and_dynamic_edges():
     tree.set_transform(_tf('odom', 'base', _T(3.0, math.pi / 2), stamp=11.0))
     tree.set_transform(_tf('base', 'camera', _T(0.5)), static=True)
     expected = compose(_T(1.0), _T(2.0, math.pi / 2), _T(0.5))
-    np.testing.assert_allclose(tree.lookup('map', 'camera', 10.05), expected, atol=1e-9)
+    np.testing.assert_allclose(tree.lookup('map', 'camera', 10.0), expected, atol=1e-9)
+    with pytest.raises(GeodeError, match='within'):  # one side only: never extrapolated
+        tree.lookup('map', 'camera', 10.05)
+    tree.max_age = 1.0  # both sides within max_age: interpolated
+    between = compose(_T(1.0), _T(2.05, math.pi / 2), _T(0.5))
+    np.testing.assert_allclose(tree.lookup('map', 'camera', 10.05), between, atol=1e-9)
+    tree.max_age = 0.1
     latest = compose(_T(1.0), _T(3.0, math.pi / 2), _T(0.5))
     np.testing.assert_allclose(tree.lookup('map', 'camera'), latest, atol=1e-9)
     # Sibling lookups go through the common ancestor.
@@ -69,7 +75,13 @@ def test_topic_pose_source_nearest_pose_and_frames():
         src.camera_pose('map', 'cam', 1.0)
     for k in range(5):
         src.add_pose(_pose('map', _T(float(k)), 1.0 + 0.1 * k))
-    np.testing.assert_allclose(src.camera_pose('map', 'cam', 1.21)[:3, 3], [2.0, 0.0, 0.0])
+    np.testing.assert_allclose(src.camera_pose('map', 'cam', 1.2)[:3, 3], [2.0, 0.0, 0.0])
+    with pytest.raises(GeodeError, match='within'):  # 1.3 is beyond max_age: no bracket
+        src.camera_pose('map', 'cam', 1.21)
+    src.max_age = 0.1
+    np.testing.assert_allclose(src.camera_pose('map', 'cam', 1.21)[:3, 3], [2.1, 0.0, 0.0],
+                               atol=1e-9)  # interpolated between 1.2 and 1.3
+    src.max_age = 0.05
     with pytest.raises(GeodeError, match='within'):
         src.camera_pose('map', 'cam', 3.0)
     with pytest.raises(GeodeError, match='fixed frame'):

@@ -1,0 +1,64 @@
+"""Where the ``model`` parameter points: a directory, a shipped model's name, or none.
+
+The package installs its shipped model(s) to ``share/geode_ros/models/<name>`` (colcon
+and the venv set-up alike); a source checkout has them in ``models/<name>``. So the
+default ``model: geode-tiny`` works from any of the three without a path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from geode_ros.errors import GeodeError
+
+PACKAGE = 'geode_ros'
+BASELINE_NAMES = ('', 'none', 'baseline')
+
+
+def _share_models() -> Path | None:
+    """``share/geode_ros/models`` of the installed package, when the ament index knows it."""
+    try:
+        from ament_index_python.packages import (
+            PackageNotFoundError,
+            get_package_share_directory,
+        )
+    except ImportError:
+        return None
+    try:
+        return Path(get_package_share_directory(PACKAGE)) / 'models'
+    except (PackageNotFoundError, ValueError, LookupError):
+        return None
+
+
+def _source_models() -> Path:
+    """``models/`` beside the ``geode_ros`` folder of a source checkout."""
+    return Path(__file__).resolve().parents[2] / 'models'
+
+
+def model_search_dirs() -> list[Path]:
+    """Folders searched for a model given by name, in order."""
+    return [d for d in (_share_models(), _source_models()) if d is not None]
+
+
+def resolve_model(value: str) -> Path | None:
+    """The model directory for a ``model`` parameter value; None for the geometric baseline.
+
+    ``value`` is a directory path, or the name of a shipped model (``geode-tiny``), or
+    one of ``''``, ``none``, ``baseline``. GeodeError names every place looked in.
+    """
+    value = value.strip()
+    if value.lower() in BASELINE_NAMES:
+        return None
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return path
+    tried = [path]
+    if len(path.parts) == 1:
+        for folder in model_search_dirs():
+            candidate = folder / value
+            if candidate.is_dir():
+                return candidate
+            tried.append(candidate)
+    raise GeodeError(f'model {value!r} not found (looked in: {", ".join(map(str, tried))}); '
+                     'give a model directory, a shipped model name such as geode-tiny, '
+                     'or none for the geometric baseline')
