@@ -212,9 +212,14 @@ def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndar
             continue
         name = classes[label[i]]
         b = Box3D(name, boxes[i, :3], boxes[i, 3:6], float(boxes[i, 6]))
-        host = next((d for d in out if d.label == name and (
-            boxgeom.box_iou_3d(d.as_box3d(), b) > cfg.merge_iou
-            or boxgeom.box_distance(d.as_box3d(), b)[0] < cfg.merge_gap_m)), None)
+        reach = np.linalg.norm(boxes[i, 3:6]) / 2 + cfg.merge_gap_m
+        host = next((d for d in out if d.label == name
+                     # boxes whose circumscribed spheres are apart can neither overlap nor touch
+                     and np.linalg.norm(d.box[:3] - boxes[i, :3])
+                     <= reach + np.linalg.norm(d.box[3:6]) / 2
+                     and (boxgeom.box_iou_3d(d.as_box3d(), b) > cfg.merge_iou
+                          or boxgeom.box_distance(d.as_box3d(), b)[0] < cfg.merge_gap_m)),
+                    None)
         if host is None:
             out.append(Detection(name, float(score[i]), boxes[i].astype(np.float64),
                                  float(first_seen[i])))
