@@ -65,7 +65,7 @@ model: setup
 
 # The paper's ablation at our scale (needs data/ from `make model`), scored on data/test.
 ABLATION_STEPS1 ?= 150
-ABLATION_STEPS2 ?= 600
+ABLATION_STEPS2 ?= 450
 ablation: setup
 	$(VENV)/bin/python -m geode_ros.train.ablation --config $(TRAIN_CFG) --out out/ablation \
 	  --eval-data data/test --steps1 $(ABLATION_STEPS1) --steps2 $(ABLATION_STEPS2) \
