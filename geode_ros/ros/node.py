@@ -184,8 +184,8 @@ class GeodeNode(LifecycleNode):
                                   durability=qos.durability, history=qos.history)
             self._pose_thread = PoseThread(self)
             self._pose_kind, self._pose, _ = make_pose_source(
-                self._pose_thread.node, cfg.pose_source, t.pose, pose_qos, None,
-                cfg.pose_max_age, on_pose=self._on_pose)
+                self._pose_thread.node, cfg.pose_source, self.resolve_topic_name(t.pose),
+                pose_qos, None, cfg.pose_max_age, on_pose=self._on_pose)
         assert self.engine is not None
         self.counters.throttle_s = cfg.log_throttle
         pipeline = SensorPipeline(cfg, self.engine, self._pose, self.counters)

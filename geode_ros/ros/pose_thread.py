@@ -17,12 +17,19 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 
 class PoseThread:
-    """A helper node ``<name>_poses`` spinning on a daemon thread until ``stop``."""
+    """A helper node ``<name>_poses`` spinning on a daemon thread until ``stop``.
+
+    It ignores the process's global ROS arguments: launch renames every node of the
+    process with ``__node:=``, and two nodes called ``geode_node`` confuse the graph
+    (``ros2 lifecycle get`` answers "Node not found"). Topic names given to it must
+    therefore be resolved by the parent (``Node.resolve_topic_name``).
+    """
 
     def __init__(self, parent: Any) -> None:
         self.node = rclpy.create_node(f'{parent.get_name()}_poses',
                                       namespace=parent.get_namespace(),
                                       context=parent.context,
+                                      use_global_arguments=False,
                                       start_parameter_services=False)
         self._executor = SingleThreadedExecutor(context=parent.context)
         self._executor.add_node(self.node)

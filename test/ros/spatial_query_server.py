@@ -9,6 +9,7 @@ import sys
 import rclpy
 from geode_ros.msg import Box3D
 from geode_ros.srv import SpatialQuery
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 
@@ -38,7 +39,7 @@ def main() -> None:
     print('ready', flush=True)
     try:
         rclpy.spin(node)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         node.destroy_node()
