@@ -24,6 +24,8 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest test -q
+	@# once more single-threaded: results must not depend on the kernels' reduction order
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest test/model -q -p no:cacheprovider
 
 test-fast: setup
 	$(PY) -m pytest test -q -m 'not slow'
