@@ -232,11 +232,13 @@ class GeodeNode(LifecycleNode):
         try:
             camera_frame = cfg.camera_frame or rgb.header.frame_id
             T = pose.camera_pose(cfg.scene.fixed_frame, camera_frame, stamp)  # cheap: first
-            rgb_a, depth_a, intr = rgbd_from_msgs(rgb, depth, info, cfg.scene.depth_scale_16u)
+            rgb_a, depth_a, intr = rgbd_from_msgs(rgb, depth, info, cfg.scene.depth_scale_16u,
+                                                  cfg.scene, T)
             if engine.ingest(rgb_a, depth_a, intr, T, stamp):
                 self._counts['keyframes'] += 1
             self._processed(stamp)
         except GeodeError as exc:
+            self._counts[f"rejected_{getattr(exc, 'reason', 'rgbd')}"] += 1  # InputRejected
             self._warn('rgbd', f'dropped RGB-D frame at t={stamp:.3f}: {exc}')
         except Exception as exc:
             self._warn('rgbd', f'unexpected error on RGB-D frame: {exc!r}')
@@ -249,7 +251,6 @@ class GeodeNode(LifecycleNode):
             return
         stamp = header_stamp(msg)
         try:
-            xyz, rgb = cloud_from_msg(msg)
             fixed, frame = cfg.scene.fixed_frame, msg.header.frame_id.lstrip('/')
             if frame in ('', fixed):
                 T = np.eye(4)
@@ -257,9 +258,11 @@ class GeodeNode(LifecycleNode):
                 raise GeodeError('no pose source for the cloud frame')
             else:
                 T = pose.camera_pose(fixed, frame, stamp)
+            xyz, rgb = cloud_from_msg(msg, cfg.scene, T)
             engine.ingest_points(xyz, rgb, T, stamp)
             self._processed(stamp)
         except GeodeError as exc:
+            self._counts[f"rejected_{getattr(exc, 'reason', 'points')}"] += 1
             self._warn('points', f'dropped PointCloud2 at t={stamp:.3f}: {exc}')
         except Exception as exc:
             self._warn('points', f'unexpected error on PointCloud2: {exc!r}')
@@ -271,6 +274,7 @@ class GeodeNode(LifecycleNode):
             try:
                 self._pose.add_pose(msg)
             except GeodeError as exc:
+                self._counts[f"rejected_{getattr(exc, 'reason', 'pose')}"] += 1
                 self._warn('pose', f'dropped pose: {exc}')
 
     def _processed(self, stamp: float) -> None:
