@@ -2,7 +2,7 @@
 
 Subcommands: ingest (ours vs Open3D), memory (bounded scene memory), model (DRH vs digit
 decoding, quantised weight memory and error, latency breakdown), query (ingest rate and
-query latency of the engine with a trained model).
+query latency of the engine with a trained model), soak (the node over DDS for minutes).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from geode_ros.version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """One subcommand per benchmark, each from its module's add_arguments/run pair."""
-    from geode_ros.cli import bench_query
+    from geode_ros.cli import bench_query, bench_soak
     from geode_ros.model import bench_model
     from geode_ros.scene import bench_ingest
 
@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
          bench_model.add_arguments, bench_model.run),
         ('query', 'engine ingest rate and query latency with a model',
          bench_query.add_arguments, bench_query.run),
+        ('soak', 'node + camera + client over DDS for N minutes; memory and latency',
+         bench_soak.add_arguments, bench_soak.run),
     )
     for name, helptext, add_arguments, run in commands:
         command = sub.add_parser(name, help=helptext)
@@ -47,11 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        result = args.func(args)
     except GeodeError as exc:
         print(f'geode-bench: error: {exc}', file=sys.stderr)
         return 2
-    return 0
+    return 1 if isinstance(result, dict) and result.get('passed') is False else 0
 
 
 if __name__ == '__main__':
