@@ -212,6 +212,50 @@ def box_from_msg(msg: Any) -> Box3D:
     return Box3D(label=msg.label, center=T[:3, 3].copy(), size=size, yaw=yaw, score=msg.score)
 
 
+MAX_QUESTION_CHARS = 2000
+"""Longest question accepted: a few sentences plus options (the VLM's context is small)."""
+
+
+def check_question(question: Any) -> str:
+    """The question, or GeodeError when it is not text or is absurdly long."""
+    if not isinstance(question, str):
+        raise GeodeError(f'question must be text, got {type(question).__name__}')
+    if len(question) > MAX_QUESTION_CHARS:
+        raise GeodeError(f'question is {len(question)} characters long; at most '
+                         f'{MAX_QUESTION_CHARS}: ask one short question at a time')
+    return question
+
+
+def _kind(answer: Answer) -> str:
+    if answer.boxes:
+        return f'{len(answer.boxes)} box(es)'
+    return f'{len(answer.values)} number(s)' if answer.values else f'text {answer.text[:40]!r}'
+
+
+def check_answer_fits(question: str, answer: Answer) -> None:
+    """GeodeError unless ``answer`` has the form the question's type asks for.
+
+    Numeric questions need exactly one number and no box, grounding questions a box,
+    multiple-choice questions text and no box. Questions of no known type pass as is.
+    """
+    from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
+    from geode_ros.model.prompt import classify_question
+
+    try:
+        qtype = classify_question(question)
+    except GeodeError:
+        return
+    if qtype in NUMERIC_TYPES:
+        ok = len(answer.values) == 1 and not answer.boxes
+    elif qtype in BOX_TYPES:
+        ok = bool(answer.boxes)
+    else:
+        ok = qtype not in CHOICE_TYPES or (bool(answer.text.strip()) and not answer.boxes)
+    if not ok:
+        raise GeodeError(f'the answer ({_kind(answer)}) does not fit a {qtype} question; '
+                         'the object may be unknown to the model, or the question ambiguous')
+
+
 def fill_query_response(
     response: Any,
     answer: Answer,

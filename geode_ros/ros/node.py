@@ -33,6 +33,8 @@ from visualization_msgs.msg import MarkerArray
 
 from geode_ros.errors import GeodeError
 from geode_ros.ros.conversions import (
+    check_answer_fits,
+    check_question,
     cloud_from_msg,
     cloud_to_msg,
     fail_query_response,
@@ -299,7 +301,8 @@ class GeodeNode(LifecycleNode):
                     raise GeodeError(f'unknown target_frame {target!r}: no pose source; '
                                      f'use {fixed!r}')
                 T = pose.transform(target, fixed)
-            answer = engine.query(request.question)
+            answer = engine.query(check_question(request.question))
+            check_answer_fits(request.question, answer)  # a number for a numeric question ...
         except GeodeError as exc:
             return fail_query_response(response, self._explain(str(exc)), target)
         except Exception as exc:
