@@ -26,6 +26,8 @@ demo: setup
 
 test: setup test-tools
 	$(PY) -m pytest test -q
+	@# once more single-threaded: results must not depend on the kernels' reduction order
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest test/model -q -p no:cacheprovider
 
 # The ros2-cli kit and colcon; without the kit the launch/colcon tests skip and say why.
 test-tools: setup

@@ -8,3 +8,15 @@ class GeodeError(Exception):
     intrinsics, empty scene memory, questions the model cannot parse, corrupt or
     mismatched checkpoints. Nothing else should escape the public API on bad input.
     """
+
+
+class InputRejected(GeodeError):
+    """A sensor message outside what a camera, depth sensor or pose source can produce.
+
+    ``reason`` is a short stable code (e.g. ``pose_translation``, ``intrinsics``,
+    ``stamp_future``) that the node counts rejections by; the message says what was wrong.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

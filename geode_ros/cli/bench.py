@@ -4,7 +4,7 @@ Subcommands: ingest (ours vs Open3D), memory (bounded scene memory), model (DRH 
 decoding, quantised weight memory and error, latency breakdown), query (ingest rate and
 query latency of the engine with a trained model), proposals (what the DRM can see and
 detect, per object class), live (frames published vs received vs fused by geode_node
-over DDS).
+over DDS), soak (the node over DDS for minutes).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from geode_ros.version import __version__
 
 def build_parser() -> argparse.ArgumentParser:
     """One subcommand per benchmark, each from its module's add_arguments/run pair."""
-    from geode_ros.cli import bench_live, bench_proposals, bench_query
+    from geode_ros.cli import bench_live, bench_proposals, bench_query, bench_soak
     from geode_ros.model import bench_model
     from geode_ros.scene import bench_ingest
 
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
          bench_proposals.add_arguments, bench_proposals.run),
         ('live', 'frames published vs received vs fused by geode_node over DDS',
          bench_live.add_arguments, bench_live.run),
+        ('soak', 'node + camera + client over DDS for N minutes; memory and latency',
+         bench_soak.add_arguments, bench_soak.run),
     )
     for name, helptext, add_arguments, run in commands:
         command = sub.add_parser(name, help=helptext)
@@ -53,11 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging()
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        result = args.func(args)
     except GeodeError as exc:
         print(f'geode-bench: error: {exc}', file=sys.stderr)
         return 2
-    return 0
+    return 1 if isinstance(result, dict) and result.get('passed') is False else 0
 
 
 if __name__ == '__main__':

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     parser.add_argument('--config', help='YAML file with TrainConfig fields (optional)')
     parser.add_argument('--resume', action='store_true',
-                        help='continue from OUT/state.pt instead of starting over')
+                        help='continue from OUT/state.json instead of starting over')
     parser.add_argument('--stop-at', type=int, default=None,
                         help='stop at this step with the state saved (finish later with --resume)')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')

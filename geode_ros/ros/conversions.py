@@ -15,7 +15,8 @@ from geometry_msgs.msg import Pose, Transform
 from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import Header
 
-from geode_ros.errors import GeodeError
+from geode_ros.errors import GeodeError, InputRejected
+from geode_ros.scene.config import SceneConfig
 from geode_ros.scene.geometry import (
     check_pose,
     compose,
@@ -24,6 +25,15 @@ from geode_ros.scene.geometry import (
     yaw_to_quat_xyzw,
 )
 from geode_ros.scene.image_codec import decode_depth, decode_rgb, intrinsics_from_camera_info
+from geode_ros.scene.input_bounds import (
+    check_intrinsics,
+    check_points,
+    check_pose_matrix,
+    check_quaternion,
+    check_stamp,
+    check_translation,
+    sanitise_depth_m,
+)
 from geode_ros.scene.pointcloud2 import create_cloud_xyzrgb, xyz_rgb_from_cloud
 from geode_ros.scene.types import Answer, Box3D, CameraIntrinsics
 
@@ -54,18 +64,31 @@ def make_header(frame_id: str, stamp: float) -> Header:
 # ---------------------------------------------------------------- poses
 
 
-def pose_msg_to_matrix(msg: Any) -> np.ndarray:
-    """4x4 T_parent_child from a ``Pose`` or ``PoseStamped``; GeodeError if not a rigid pose."""
+def _bounded_pose(msg: Any, t: tuple, q: tuple, what: str, bounds: SceneConfig | None
+                  ) -> np.ndarray:
+    """4x4 pose after the physical bounds (translation, unit quaternion, stamp) are met."""
+    cfg = bounds or SceneConfig()
+    check_translation(t, what, cfg)
+    check_quaternion(q, what, cfg)
+    header = getattr(msg, 'header', None)
+    if header is not None:
+        check_stamp(stamp_to_sec(header.stamp), what, cfg)
+    return pose_to_matrix(t, q)
+
+
+def pose_msg_to_matrix(msg: Any, bounds: SceneConfig | None = None) -> np.ndarray:
+    """4x4 T_parent_child from a ``Pose`` or ``PoseStamped``; InputRejected (a GeodeError)
+    unless a rigid pose within ``bounds`` (SceneConfig input bounds; defaults when None)."""
     pose = getattr(msg, 'pose', msg)
     p, q = pose.position, pose.orientation
-    return pose_to_matrix((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
+    return _bounded_pose(msg, (p.x, p.y, p.z), (q.x, q.y, q.z, q.w), 'pose', bounds)
 
 
-def transform_msg_to_matrix(msg: Any) -> np.ndarray:
-    """4x4 T_parent_child from a ``Transform`` or ``TransformStamped``."""
+def transform_msg_to_matrix(msg: Any, bounds: SceneConfig | None = None) -> np.ndarray:
+    """4x4 T_parent_child from a ``Transform`` or ``TransformStamped`` (bounded as above)."""
     tf = getattr(msg, 'transform', msg)
     t, q = tf.translation, tf.rotation
-    return pose_to_matrix((t.x, t.y, t.z), (q.x, q.y, q.z, q.w))
+    return _bounded_pose(msg, (t.x, t.y, t.z), (q.x, q.y, q.z, q.w), 'transform', bounds)
 
 
 def matrix_to_pose_msg(T: np.ndarray) -> Pose:
@@ -91,33 +114,66 @@ def matrix_to_transform_msg(T: np.ndarray) -> Transform:
 # ---------------------------------------------------------------- sensors
 
 
+def _reason(reason: str, what: str, call: Any, *args: Any) -> Any:
+    """``call(*args)``; a GeodeError from it becomes InputRejected(``reason``)."""
+    try:
+        return call(*args)
+    except InputRejected:
+        raise
+    except GeodeError as exc:
+        raise InputRejected(reason, f'{what}: {exc}') from exc
+
+
 def rgbd_from_msgs(
-    rgb_msg: Any, depth_msg: Any, info_msg: Any, depth_scale: float = 0.001
+    rgb_msg: Any, depth_msg: Any, info_msg: Any, depth_scale: float = 0.001,
+    bounds: SceneConfig | None = None, T_world_cam: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, CameraIntrinsics]:
     """(rgb HxWx3 uint8, depth HxW float32 m, intrinsics) from Image, Image, CameraInfo.
 
     The depth image must be registered to the colour image (same size), as
-    ``aligned_depth_to_color`` topics are; CameraInfo must describe that size.
+    ``aligned_depth_to_color`` topics are; CameraInfo must describe that size. Every
+    input is checked against ``bounds`` (SceneConfig; defaults when None): stamp, sane
+    intrinsics for the image size, the camera pose ``T_world_cam`` when given; depth
+    pixels beyond ``max_range_m`` become invalid (0). Failures raise InputRejected with
+    a reason code, before anything reaches scene memory.
     """
-    rgb = decode_rgb(rgb_msg)
-    depth = decode_depth(depth_msg, depth_scale)
-    intr = intrinsics_from_camera_info(info_msg)
+    cfg = bounds or SceneConfig()
+    check_stamp(stamp_to_sec(rgb_msg.header.stamp), 'RGB image', cfg)
+    if T_world_cam is not None:
+        check_pose_matrix(T_world_cam, 'camera pose', cfg)
+    rgb = _reason('rgb_malformed', 'RGB image', decode_rgb, rgb_msg)
+    depth = _reason('depth_malformed', 'depth image', decode_depth, depth_msg, depth_scale)
+    intr = _reason('intrinsics', 'CameraInfo', intrinsics_from_camera_info, info_msg)
+    check_intrinsics(intr)
     if rgb.shape[:2] != depth.shape[:2]:
-        raise GeodeError(
+        raise InputRejected(
+            'size_mismatch',
             f'RGB is {rgb.shape[1]}x{rgb.shape[0]} but depth is {depth.shape[1]}x'
             f'{depth.shape[0]}: subscribe to a depth topic registered to the colour camera'
         )
     if (intr.height, intr.width) != rgb.shape[:2]:
-        raise GeodeError(
+        raise InputRejected(
+            'size_mismatch',
             f'CameraInfo is {intr.width}x{intr.height} but images are {rgb.shape[1]}x'
             f'{rgb.shape[0]}: use the camera_info topic of the colour camera'
         )
-    return rgb, depth, intr
+    return rgb, sanitise_depth_m(depth, cfg), intr
 
 
-def cloud_from_msg(msg: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """(xyz [N, 3] float32, rgb [N, 3] uint8 or None) from a ``sensor_msgs/PointCloud2``."""
-    return xyz_rgb_from_cloud(msg)
+def cloud_from_msg(msg: Any, bounds: SceneConfig | None = None,
+                   T_world_sensor: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(xyz [N, 3] float32, rgb [N, 3] uint8 or None) from a ``sensor_msgs/PointCloud2``.
+
+    Checked like ``rgbd_from_msgs``: stamp, sensor pose, every point within ``max_range_m``.
+    """
+    cfg = bounds or SceneConfig()
+    check_stamp(stamp_to_sec(msg.header.stamp), 'PointCloud2', cfg)
+    if T_world_sensor is not None:
+        check_pose_matrix(T_world_sensor, 'sensor pose', cfg)
+    xyz, rgb = _reason('cloud_malformed', 'PointCloud2', xyz_rgb_from_cloud, msg)
+    check_points(xyz, cfg)
+    return xyz, rgb
 
 
 def cloud_to_msg(points: np.ndarray, colors: np.ndarray | None, header: Header) -> PointCloud2:
@@ -154,6 +210,51 @@ def box_from_msg(msg: Any) -> Box3D:
     yaw = math.atan2(T[1, 0], T[0, 0])
     size = np.array([msg.size.x, msg.size.y, msg.size.z], dtype=np.float64)
     return Box3D(label=msg.label, center=T[:3, 3].copy(), size=size, yaw=yaw, score=msg.score)
+
+
+MAX_QUESTION_CHARS = 2000
+"""Longest question accepted: a few sentences plus options (the VLM's context is small)."""
+
+
+def check_question(question: Any) -> str:
+    """The question, or GeodeError when it is not text or is absurdly long."""
+    if not isinstance(question, str):
+        raise GeodeError(f'question must be text, got {type(question).__name__}')
+    if len(question) > MAX_QUESTION_CHARS:
+        raise GeodeError(f'question is {len(question)} characters long; at most '
+                         f'{MAX_QUESTION_CHARS}: ask one short question at a time')
+    return question
+
+
+def _kind(answer: Answer) -> str:
+    if answer.boxes:
+        return f'{len(answer.boxes)} box(es)'
+    return f'{len(answer.values)} number(s)' if answer.values else f'text {answer.text[:40]!r}'
+
+
+def check_answer_fits(question: str, answer: Answer) -> None:
+    """GeodeError unless ``answer`` has the form the question's type asks for.
+
+    Numeric questions need exactly one number and no box, grounding questions a box or,
+    for an object that was not found, a text without numbers; multiple-choice questions
+    text and no box. Questions of no known type pass as is.
+    """
+    from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
+    from geode_ros.model.prompt import classify_question
+
+    try:
+        qtype = classify_question(question)
+    except GeodeError:
+        return
+    if qtype in NUMERIC_TYPES:
+        ok = len(answer.values) == 1 and not answer.boxes
+    elif qtype in BOX_TYPES:  # a box, or "No mug found in this scene." without one
+        ok = bool(answer.boxes) or (bool(answer.text.strip()) and not answer.values)
+    else:
+        ok = qtype not in CHOICE_TYPES or (bool(answer.text.strip()) and not answer.boxes)
+    if not ok:
+        raise GeodeError(f'the answer ({_kind(answer)}) does not fit a {qtype} question; '
+                         'the object may be unknown to the model, or the question ambiguous')
 
 
 def fill_query_response(

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from geode_ros.errors import GeodeError
+from geode_ros.errors import GeodeError, InputRejected
 
 # Skips that are a setting, not a problem: counted, never warned about.
 DELIBERATE = frozenset({'not_keyframe'})
@@ -213,6 +213,8 @@ class IngestWorker:
         try:
             fused, keyframe = self.process(item, fuse_all)
         except GeodeError as exc:
+            if isinstance(exc, InputRejected):  # outside what a sensor can produce
+                self.counters.add(f'rejected_{exc.reason}')
             self.counters.skip(getattr(exc, 'reason', 'bad_input'), str(exc), item.stamp)
             return
         except Exception as exc:  # noqa: BLE001 - never let one frame kill the thread

@@ -26,7 +26,7 @@ def _share_models() -> Path | None:
         return None
     try:
         return Path(get_package_share_directory(PACKAGE)) / 'models'
-    except (PackageNotFoundError, ValueError, LookupError):
+    except (PackageNotFoundError, ValueError, LookupError, OSError):  # OSError: no index
         return None
 
 

@@ -35,6 +35,7 @@ from visualization_msgs.msg import MarkerArray
 
 from geode_ros.errors import GeodeError
 from geode_ros.ros.conversions import (
+    check_answer_fits,
     cloud_to_msg,
     fail_query_response,
     fill_query_response,
@@ -289,6 +290,7 @@ class GeodeNode(LifecycleNode):
             if not answer.text.strip():
                 raise GeodeError('the model produced no answer text for this question; '
                                  'rephrase it or ask one of the documented question types')
+            check_answer_fits(question, answer)  # a number for a numeric question ...
         except GeodeError as exc:
             message = shorten_echoes(self._explain(str(exc)), request.question)
             return fail_query_response(response, message, target)

@@ -74,6 +74,9 @@ class SensorPipeline:
             try:
                 self.pose.add_pose(msg)
             except GeodeError as exc:
+                reason = getattr(exc, 'reason', None)
+                if reason:  # an absurd pose (InputRejected): counted with its reason
+                    self.counters.add(f'rejected_{reason}')
                 self.counters.problem('pose', f'dropped pose: {exc}')
         self.worker.poke()
 
@@ -118,13 +121,14 @@ class SensorPipeline:
     def _process(self, item: Pending, fuse_all: bool) -> tuple[bool, bool]:
         """Decode and ingest one item; (fused, became a keyframe)."""
         T = self._pose_of(item)
+        bounds = self.cfg.scene  # physical bounds: a rejected set leaves memory untouched
         if item.kind == 'points':
-            xyz, rgb = cloud_from_msg(item.msgs[0])
+            xyz, rgb = cloud_from_msg(item.msgs[0], bounds, T)
             self.engine.ingest_points(xyz, rgb, T, item.stamp)
             return True, False
         rgb_msg, depth_msg, info = item.msgs
         rgb, depth, intr = rgbd_from_msgs(rgb_msg, depth_msg, info,
-                                          self.cfg.scene.depth_scale_16u)
+                                          self.cfg.scene.depth_scale_16u, bounds, T)
         fuse = fuse_all and self.cfg.scene.fuse_all_frames
         keyframe = self.engine.ingest(rgb, depth, intr, T, item.stamp, fuse_all=fuse)
         return keyframe or fuse, keyframe

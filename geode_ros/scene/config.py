@@ -33,11 +33,21 @@ class SceneConfig:
         'help': 'metres per unit of uint16 depth images (0.001 = millimetres)'})
     fuse_all_frames: bool = field(default=False, metadata={
         'help': 'fuse every frame into the cloud, not just keyframes (more CPU)'})
+    max_translation_m: float = field(default=1000.0, metadata={
+        'help': 'input bound: poses farther than this (m) from the origin are rejected'})
+    quaternion_norm_tol: float = field(default=0.01, metadata={
+        'help': 'input bound: quaternions whose norm is off 1 by more are rejected'})
+    max_future_s: float = field(default=300.0, metadata={
+        'help': 'input bound: stamps later than now + this (s) are rejected'})
+    max_range_m: float = field(default=1000.0, metadata={
+        'help': 'input bound: clouds with a point farther than this (m) are rejected; '
+                'depth beyond it is invalid'})
 
     def validate(self) -> SceneConfig:
         """Raise GeodeError naming the first bad setting; return self for chaining."""
         positive = ('keyframe_translation_m', 'keyframe_rotation_deg', 'voxel_size_m',
-                    'max_depth_m', 'depth_scale_16u')
+                    'max_depth_m', 'depth_scale_16u', 'max_translation_m',
+                    'quaternion_norm_tol', 'max_future_s', 'max_range_m')
         for name in positive:
             if not getattr(self, name) > 0:
                 raise GeodeError(f'scene.{name} must be > 0, got {getattr(self, name)}')

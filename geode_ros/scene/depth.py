@@ -16,6 +16,8 @@ from geode_ros.errors import GeodeError
 from geode_ros.scene.types import CameraIntrinsics
 
 _TINY = np.float32(np.nextafter(np.float32(0), np.float32(1)))
+_MAX_RAY = 1e6  # |x/z| of a pixel ray: beyond this the intrinsics are not a camera
+_MAX_COORD = 1e12  # |pose entry| (m): float32 world points stay finite below this
 
 
 @functools.lru_cache(maxsize=16)
@@ -49,6 +51,20 @@ def _check_inputs(depth: Any, intrinsics: CameraIntrinsics, stride: int) -> None
                          f'{intrinsics.height}x{intrinsics.width}')
     if int(stride) < 1:
         raise GeodeError(f'stride must be >= 1, got {stride}')
+    k = (intrinsics.fx, intrinsics.fy, intrinsics.cx, intrinsics.cy)
+    if not all(np.isfinite(k)) or min(k[:2]) <= 0:
+        raise GeodeError(f'intrinsics fx, fy, cx, cy must be finite with fx, fy > 0, got {k}')
+    extent = max(intrinsics.width, intrinsics.height) + abs(intrinsics.cx) + abs(intrinsics.cy)
+    if extent / min(k[:2]) > _MAX_RAY:  # rays would overflow float32 (fx of 1e-300 ...)
+        raise GeodeError(f'intrinsics give rays wider than {_MAX_RAY:g}: fx={k[0]}, '
+                         f'fy={k[1]}, cx={k[2]}, cy={k[3]} are not a camera')
+
+
+def _checked_pose32(T_world_cam: Any) -> np.ndarray:
+    T = np.asarray(T_world_cam, dtype=np.float64)
+    if T.shape != (4, 4) or not np.all(np.abs(T) < _MAX_COORD):
+        raise GeodeError(f'T_world_cam must be a finite 4x4 pose within {_MAX_COORD:g} m')
+    return T.astype(np.float32)
 
 
 def depth_to_points(
@@ -86,7 +102,7 @@ def depth_to_points(
     if T_world_cam is None:
         pts[:, 0], pts[:, 1], pts[:, 2] = x, y, z
     else:
-        T = np.asarray(T_world_cam, dtype=np.float32)
+        T = _checked_pose32(T_world_cam)
         for k in range(3):  # world_k = R_k0 x + R_k1 y + R_k2 z + t_k, channel by channel
             pts[:, k] = T[k, 0] * x + T[k, 1] * y + T[k, 2] * z + T[k, 3]
     colours = None
@@ -125,7 +141,7 @@ def depth_to_points_torch(
     mask = (d >= lo) & (d <= float(max_depth))
     pts = rays[mask] * d[mask][:, None]
     if T_world_cam is not None:
-        T = torch.as_tensor(np.asarray(T_world_cam, dtype=np.float32), device=dev)
+        T = torch.as_tensor(_checked_pose32(T_world_cam), device=dev)
         pts = pts @ T[:3, :3].T + T[:3, 3]
     colours = None
     if rgb is not None:

@@ -21,7 +21,8 @@ _MASK = (1 << _BITS) - 1
 
 def motion_between(T_a: np.ndarray, T_b: np.ndarray) -> tuple[float, float]:
     """(translation m, rotation deg) between two camera poses."""
-    dt = float(np.linalg.norm(T_a[:3, 3] - T_b[:3, 3]))
+    with np.errstate(over='ignore', invalid='ignore'):  # absurd poses: inf, a keyframe
+        dt = float(np.linalg.norm(T_a[:3, 3] - T_b[:3, 3]))
     R = T_a[:3, :3].T @ T_b[:3, :3]
     cos = np.clip((np.trace(R) - 1.0) / 2.0, -1.0, 1.0)
     return dt, float(np.degrees(np.arccos(cos)))
@@ -160,9 +161,10 @@ class FusedCloud:
                                       self._dkey, self._dslot))
 
     def _key_of(self, xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        q = np.floor(xyz * (1.0 / self.voxel)).astype(np.int64) + _HALF
-        ok = np.all((q >= 0) & (q <= _MASK), axis=1)
-        q = q[ok]
+        with np.errstate(over='ignore', invalid='ignore'):
+            f = np.floor(xyz * (1.0 / self.voxel))
+        ok = np.all((f >= -_HALF) & (f < _HALF), axis=1)  # in key range (NaN: False)
+        q = f[ok].astype(np.int64) + _HALF
         return (q[:, 0] << (2 * _BITS)) | (q[:, 1] << _BITS) | q[:, 2], ok
 
     def _lookup(self, keys: np.ndarray) -> np.ndarray:

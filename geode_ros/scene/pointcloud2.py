@@ -10,8 +10,10 @@ reference does (and ``create_cloud`` of a 2D array sets ``width = shape[0]``,
 ``height = shape[1]``), so code ported from ROS behaves the same.
 
 Differences, all on inputs where the reference would crash or misread: every
-malformed message raises GeodeError; ``row_step`` padding between rows is
-honoured; results are always native-endian copies (never views of ``data``).
+malformed message or bad argument raises GeodeError naming it; fields must lie
+inside ``point_step`` and decoding costs time linear in the message's size;
+``row_step`` padding between rows is honoured; results are always native-endian
+copies (never views of ``data``); ``create_cloud`` zero-fills padding bytes.
 Messages are duck-typed: our ``PointCloud2Data`` or rclpy/rosbags messages.
 """
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.lib.recfunctions import structured_to_unstructured, unstructured_to_structured
+from numpy.lib.recfunctions import structured_to_unstructured
 
 from geode_ros.errors import GeodeError
 
@@ -94,23 +96,46 @@ def header_frame_stamp(header: Any) -> tuple[str, float]:
     return frame_id, float(stamp or 0.0)
 
 
+MAX_SUBFIELDS = 4096
+"""Most (sub)fields a cloud may declare: decode cost stays bounded whatever a message says
+(the widest common point descriptors, e.g. SHOT, have a few hundred)."""
+
+
+def _as_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise GeodeError(f'{what} must be an integer, got {value!r}')
+    return int(value)
+
+
 def dtype_from_fields(
     fields: Iterable[Any], point_step: int | None = None, is_bigendian: bool | None = None
 ) -> np.dtype:
     """Structured dtype for ``fields`` (``itemsize = point_step`` when given).
 
-    ``is_bigendian`` None means native byte order (what ``create_cloud`` writes).
+    ``is_bigendian`` None means native byte order (what ``create_cloud`` writes). Every
+    field must lie inside ``point_step``; the work done is linear in the number of
+    (sub)fields, which is at most ``MAX_SUBFIELDS``.
     """
+    if point_step is not None:
+        point_step = _as_int(point_step, 'point_step')
+        if point_step < 0:
+            raise GeodeError(f'point_step must be >= 0, got {point_step}')
+    try:
+        field_list = list(fields)
+    except TypeError as exc:
+        raise GeodeError(f'fields must be a list of PointField, got {type(fields).__name__}'
+                         ) from exc
     names: list[str] = []
+    seen: set[str] = set()
     offsets: list[int] = []
     formats: list[np.dtype] = []
     order = '=' if is_bigendian is None else ('>' if is_bigendian else '<')
-    for i, f in enumerate(fields):
+    for i, f in enumerate(field_list):
         try:
             datatype, offset, count = int(f.datatype), int(f.offset), int(f.count)
             name = str(f.name)
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise GeodeError(f'PointField {i} is malformed: {exc}') from exc
+        except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+            raise GeodeError(f'fields[{i}] is not a PointField: {exc}') from exc
         if datatype not in DATATYPES:
             raise GeodeError(f'PointField {name!r} has unknown datatype {datatype} (valid 1..8)')
         if count <= 0:
@@ -118,20 +143,25 @@ def dtype_from_fields(
         if offset < 0:
             raise GeodeError(f'PointField {name!r} has negative offset {offset}')
         base = DATATYPES[datatype].newbyteorder(order)
+        end = offset + count * base.itemsize
+        if point_step is not None and end > point_step:
+            raise GeodeError(f'PointField {name!r} (offset {offset}, count {count}) ends at byte '
+                             f'{end}, past point_step {point_step}')
+        if len(names) + count > MAX_SUBFIELDS:
+            raise GeodeError(f'PointFields declare more than {MAX_SUBFIELDS} values per point '
+                             f'(field {name!r} has count {count})')
         name = name or f'{DUMMY_FIELD_PREFIX}_{i}'
         for a in range(count):
             sub = f'{name}_{a}' if count > 1 else name
-            if sub in names:
+            if sub in seen:
                 raise GeodeError(f'duplicate PointField name {sub!r}')
+            seen.add(sub)
             names.append(sub)
             offsets.append(offset + a * base.itemsize)
             formats.append(base)
-    end = max((o + f.itemsize for o, f in zip(offsets, formats)), default=0)
     spec: dict[str, Any] = {'names': names, 'formats': formats, 'offsets': offsets}
     if point_step is not None:
-        if point_step < end:
-            raise GeodeError(f'point_step {point_step} is smaller than the fields need ({end})')
-        spec['itemsize'] = int(point_step)
+        spec['itemsize'] = point_step
     try:
         return np.dtype(spec)
     except (TypeError, ValueError) as exc:
@@ -157,16 +187,19 @@ def _buffer(data: Any) -> np.ndarray:
 
 
 def _all_points(cloud: Any) -> tuple[np.ndarray, int, int]:
-    """[height*width] structured view of the cloud in its own byte order."""
+    """[height*width] structured view of the cloud in its own byte order.
+
+    Sizes are checked against the data before the fields are looked at, so a message
+    costs time linear in its size whatever its header claims.
+    """
     try:
         height, width = int(cloud.height), int(cloud.width)
         point_step, row_step = int(cloud.point_step), int(cloud.row_step)
         fields, big, data = cloud.fields, bool(cloud.is_bigendian), cloud.data
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise GeodeError(f'not a PointCloud2 message: {exc}') from exc
+    except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+        raise GeodeError(f'cloud is not a PointCloud2 message: {exc}') from exc
     if height < 0 or width < 0 or point_step < 0:
         raise GeodeError(f'PointCloud2 has negative size ({width}x{height}, step {point_step})')
-    dtype = dtype_from_fields(fields, point_step=point_step, is_bigendian=big)
     buf = _buffer(data)
     n = height * width
     if n and point_step == 0:
@@ -177,11 +210,46 @@ def _all_points(cloud: Any) -> tuple[np.ndarray, int, int]:
     if buf.size < need:
         raise GeodeError(f'PointCloud2 data has {buf.size} bytes but {width}x{height} points '
                          f'with point_step {point_step}, row_step {row_step} need {need}')
+    dtype = dtype_from_fields(fields, point_step=point_step, is_bigendian=big)
     if n == 0:
         return np.zeros(0, dtype=dtype), height, width
     rows = np.ndarray((height, width), dtype=dtype, buffer=buf[:need],
                       strides=(row_step, point_step))
     return rows.reshape(-1), height, width
+
+
+def _field_names(field_names: Any, available: tuple[str, ...]) -> list[str]:
+    try:
+        names = list(field_names)
+    except TypeError as exc:
+        raise GeodeError(f'field_names must be a list of field names, got {field_names!r}'
+                         ) from exc
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise GeodeError(f'field_names must be strings, got {bad}')
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise GeodeError(f'field_names {missing} not in the cloud fields {list(available)}')
+    return names
+
+
+def _select(points: np.ndarray, uvs: Any) -> np.ndarray:
+    """``points[uvs]`` as the reference indexes: integer indices or a boolean mask array."""
+    try:
+        idx = uvs if isinstance(uvs, np.ndarray) else np.fromiter(uvs, int)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise GeodeError(f'uvs must be point indices (an iterable of int), got {uvs!r}: {exc}'
+                         ) from exc
+    if idx.dtype.kind == 'b':
+        if idx.shape != points.shape:
+            raise GeodeError(f'uvs: a boolean mask needs one entry per point ({len(points)}), '
+                             f'got shape {idx.shape}')
+        return points[idx]
+    if idx.dtype.kind not in 'iu':
+        raise GeodeError(f'uvs must be integer point indices, got dtype {idx.dtype}')
+    if idx.size and (idx.max() >= len(points) or idx.min() < -len(points)):
+        raise GeodeError(f'uvs index out of range for {len(points)} points')
+    return points[idx]
 
 
 def read_points(
@@ -194,12 +262,7 @@ def read_points(
     """Structured array of the cloud's points (native byte order), as sensor_msgs_py does."""
     points, height, width = _all_points(cloud)
     if field_names is not None:
-        names = list(field_names)
-        missing = [n for n in names if n not in (points.dtype.names or ())]
-        if missing:
-            raise GeodeError(f'requested field(s) {missing} not in the cloud fields '
-                             f'{list(points.dtype.names or ())}')
-        points = points[names]
+        points = points[_field_names(field_names, points.dtype.names or ())]
     points = points.astype(points.dtype.newbyteorder('='))
     if skip_nans and not bool(getattr(cloud, 'is_dense', False)) and points.dtype.names:
         keep = np.ones(len(points), dtype=bool)
@@ -208,12 +271,7 @@ def read_points(
                 keep &= ~np.isnan(points[name])
         points = points[keep]
     if uvs is not None:
-        idx = uvs if isinstance(uvs, np.ndarray) else np.fromiter(uvs, int)
-        if idx.dtype.kind not in 'iub':
-            raise GeodeError(f'uvs must be integer point indices, got dtype {idx.dtype}')
-        if idx.size and (idx.max() >= len(points) or idx.min() < -len(points)):
-            raise GeodeError(f'uvs index out of range for {len(points)} points')
-        points = points[idx]
+        points = _select(points, uvs)
     if reshape_organized_cloud and height > 1:
         if points.size != height * width:
             raise GeodeError(f'cannot reshape {points.size} points to organised '
@@ -230,14 +288,12 @@ def read_points_numpy(
     reshape_organized_cloud: bool = False,
 ) -> np.ndarray:
     """Plain [N, F] array; all selected fields must share one datatype (as the reference)."""
-    fields = list(cloud.fields)
-    chosen = [f for f in fields if field_names is None or f.name in field_names]
-    if len({int(f.datatype) for f in chosen}) > 1:
-        raise GeodeError('all fields need the same datatype for read_points_numpy; '
-                         'use read_points() for mixed types')
     points = read_points(cloud, field_names, skip_nans, uvs, reshape_organized_cloud)
     if not points.dtype.names:
         raise GeodeError('read_points_numpy needs at least one field')
+    if len({points.dtype[n].type for n in points.dtype.names}) > 1:
+        raise GeodeError('all fields need the same datatype for read_points_numpy; '
+                         'use read_points() for mixed types')
     return structured_to_unstructured(points)
 
 
@@ -247,11 +303,46 @@ def read_points_list(
     skip_nans: bool = False,
     uvs: Iterable[int] | np.ndarray | None = None,
 ) -> list[tuple]:
-    """List of namedtuples ``Point`` (slow; for small clouds and tests)."""
+    """List of namedtuples ``Point`` of numpy scalars, as the reference (slow; small clouds)."""
     points = read_points(cloud, field_names, skip_nans, uvs)
     names = list(points.dtype.names or ())
     Point = namedtuple('Point', names, rename=True)
-    return [Point._make(p) for p in points.tolist()]
+    return [Point._make(p) for p in points]
+
+
+def _structured(points: Any, dtype: np.dtype) -> np.ndarray:
+    """``points`` as an array of ``dtype`` whose unwritten (padding) bytes are all zero."""
+    names = dtype.names or ()
+    if isinstance(points, np.ndarray) and points.dtype.names is None:
+        if len({dtype[n] for n in names}) > 1:
+            raise GeodeError('points: an unstructured array needs fields of one datatype; '
+                             'pass a structured array for mixed types')
+        if points.ndim < 2 or points.shape[-1] != len(names):
+            raise GeodeError(f'points shape {points.shape} does not match '
+                             f'{len(names)} (sub)fields')
+        columns = [points[..., k] for k in range(len(names))]
+    elif isinstance(points, np.ndarray):
+        layout = [(n, points.dtype.fields[n][1]) for n in points.dtype.names]
+        want = [(n, dtype.fields[n][1]) for n in names]
+        if layout != want or points.dtype.itemsize != dtype.itemsize:
+            raise GeodeError(
+                f'points: structured dtype (fields {layout}, itemsize {points.dtype.itemsize}) '
+                f'does not match the PointFields (fields {want}, itemsize {dtype.itemsize}); '
+                'pass point_step for a padded array')
+        columns = [points[n] for n in names]
+    else:
+        try:
+            rows = np.array([tuple(p) for p in points], dtype=dtype)
+        except TypeError as exc:
+            raise GeodeError(f'points must be an array or an iterable of tuples: {exc}') from exc
+        columns = [rows[n] for n in names]
+    shape = columns[0].shape if columns else (0,)
+    if len(shape) > 2:
+        raise GeodeError('points can be organised in at most two dimensions')
+    out = np.zeros(shape, dtype=dtype)  # zero-filled: padding never leaks process memory
+    for name, col in zip(names, columns):
+        out[name] = col
+    return out
 
 
 def create_cloud(
@@ -260,35 +351,21 @@ def create_cloud(
     """PointCloud2Data from a structured array, an [N, F] array or a list of tuples.
 
     A 2D array of points is an organised cloud: ``width = shape[0]``, ``height = shape[1]``
-    (the reference's convention). Data is written in native byte order.
+    (the reference's convention). Data is written in native byte order; every byte no
+    field covers is zero.
     """
+    fields = list(fields) if isinstance(fields, Iterable) else fields
     dtype = dtype_from_fields(fields, point_step)
     try:
-        if isinstance(points, np.ndarray) and points.dtype.names is None:
-            if len({int(f.datatype) for f in fields}) > 1:
-                raise GeodeError('an unstructured array needs fields of one datatype; pass a '
-                                 'structured array for mixed types')
-            if points.ndim < 2 or points.shape[-1] != len(dtype.names):
-                raise GeodeError(f'points shape {points.shape} does not match '
-                                 f'{len(dtype.names)} (sub)fields')
-            arr = unstructured_to_structured(points, dtype=dtype)
-        elif isinstance(points, np.ndarray):
-            if points.dtype.names != dtype.names:
-                raise GeodeError(f'structured points fields {points.dtype.names} do not match '
-                                 f'the PointFields {dtype.names}')
-            arr = points.astype(dtype)
-        else:
-            arr = np.array([tuple(p) for p in points], dtype=dtype)
+        arr = _structured(points, dtype)
     except (TypeError, ValueError, OverflowError) as exc:
         raise GeodeError(f'points do not fit the PointFields: {exc}') from exc
-    if arr.ndim > 2:
-        raise GeodeError('points can be organised in at most two dimensions')
-    width = int(arr.shape[0]) if arr.ndim else 0
+    width = int(arr.shape[0])
     height = int(arr.shape[1]) if arr.ndim == 2 else 1
     return PointCloud2Data(
-        header=header, height=height, width=width, fields=list(fields),
+        header=header, height=height, width=width, fields=fields,
         is_bigendian=sys.byteorder != 'little', point_step=dtype.itemsize,
-        row_step=dtype.itemsize * width, data=np.ascontiguousarray(arr).tobytes(),
+        row_step=dtype.itemsize * width, data=arr.tobytes(),
         is_dense=False,
     )
 

@@ -2,8 +2,9 @@
 
 Run directory layout (``TrainConfig.out``):
 - ``init/``     the model the run started from (a GEODE checkpoint), written once;
-- ``state.pt``  trainable weights, optimizer, scheduler, step and data position
-                (written every ``checkpoint_every`` steps; ``--resume`` continues from it);
+- ``state.json`` + ``state-<step>.safetensors``  trainable weights, optimizer, scheduler,
+                RNG, step and data position, no pickle (``train_state.py``; written every
+                ``checkpoint_every`` steps; ``--resume`` continues from it);
 - ``model/``    the final GEODE checkpoint (``save_pretrained``);
 - ``log.jsonl`` one line per logged step and per eval (TensorBoard too when installed).
 
@@ -35,6 +36,7 @@ from geode_ros.train.config import TrainConfig
 from geode_ros.train.evaluate import evaluate
 from geode_ros.train.sampling import epoch_order
 from geode_ros.train.scenes import SceneStore, scene_classes
+from geode_ros.train.train_state import load_trainer_state, save_trainer_state
 
 log = logging.getLogger(__name__)
 
@@ -243,40 +245,11 @@ class Trainer:
         return {names[id(p)]: p.detach().cpu().clone() for p in self.params}
 
     def save_state(self) -> None:
-        if self.rank != 0:
-            return
-        state = {
-            'step': self.step, 'epoch': self.epoch, 'pos': self.pos, 'order': self.order,
-            'trainable': self._trainable_state(), 'optim': self.optim.state_dict(),
-            'sched': self.sched.state_dict(), 'config': to_dict(self.cfg),
-            'torch_rng': torch.get_rng_state(), 'numpy_rng': np.random.get_state(),
-        }
-        tmp = self.out / 'state.pt.tmp'
-        torch.save(state, tmp)
-        tmp.replace(self.out / 'state.pt')  # atomic: an interrupted save loses nothing
+        if self.rank == 0:
+            save_trainer_state(self)  # safetensors + JSON, no pickle (train_state.py)
 
     def load_state(self) -> bool:
-        path = self.out / 'state.pt'
-        if not path.is_file():
-            return False
-        try:
-            state = torch.load(path, map_location='cpu', weights_only=False)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is the same problem
-            raise GeodeError(f'cannot read {path} ({exc}); delete it to start over') from exc
-        params = dict(self.model.named_parameters())
-        missing = set(state['trainable']) - set(params)
-        if missing:
-            raise GeodeError(f'{path} does not match this model/stage: {sorted(missing)[:3]}')
-        with torch.no_grad():
-            for name, value in state['trainable'].items():
-                params[name].copy_(value.to(params[name].device))
-        self.optim.load_state_dict(state['optim'])
-        self.sched.load_state_dict(state['sched'])
-        self.step, self.epoch, self.pos = state['step'], state['epoch'], state['pos']
-        self.order = state['order']
-        torch.set_rng_state(state['torch_rng'])
-        np.random.set_state(state['numpy_rng'])
-        return True
+        return load_trainer_state(self)
 
     # --- logging ----------------------------------------------------------------------------
     def _log(self, record: dict) -> None:
@@ -384,7 +357,7 @@ class Trainer:
         return {**{f'eval_{k}': v for k, v in result.summary.items()}, **det}
 
     def fit(self, resume: bool = False, stop_at: int | None = None) -> Path | None:
-        """Train to ``cfg.steps`` (continuing from ``state.pt`` with ``resume``).
+        """Train to ``cfg.steps`` (continuing from ``state.json`` with ``resume``).
 
         ``stop_at`` ends the run early at that step with the state saved, as an
         interruption would; a later ``fit(resume=True)`` finishes it. Returns the final
@@ -393,7 +366,7 @@ class Trainer:
         cfg = self.cfg
         end = min(cfg.steps, stop_at) if stop_at else cfg.steps
         if resume and self.load_state():
-            log.info('resumed from %s at step %d', self.out / 'state.pt', self.step)
+            log.info('resumed from %s at step %d', self.out / 'state.json', self.step)
         elif self.step == 0:
             self.pretrain_objects()
         bar = tqdm(total=cfg.steps, initial=self.step, desc=f'stage {cfg.stage}', unit='step',

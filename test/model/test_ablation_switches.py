@@ -46,7 +46,7 @@ def test_without_drm_prompt_has_no_spatio_and_model_runs(make_model, samples):
     with torch.no_grad():  # the point cloud no longer reaches the LLM at all
         l1 = m(prepare_batch(m, [samples[0]], seed=0), return_logits=True).logits
         l2 = m(prepare_batch(m, [s2], seed=0), return_logits=True).logits
-    assert torch.equal(l1, l2)
+    torch.testing.assert_close(l1, l2)  # equal up to float32 rounding
     m.eval()
     gens = m.generate(prepare_batch(m, samples, train=False, seed=0), max_new_tokens=3)
     assert len(gens) == 3 and gens[0].timings['drm'] >= 0

@@ -46,7 +46,8 @@ def test_round_trip(saved, samples):
     sd1, sd2 = m.state_dict(), m2.state_dict()
     assert sd1.keys() == sd2.keys() and all(torch.equal(sd1[k], sd2[k]) for k in sd1)
     assert m2.token_ids == m.token_ids
-    assert torch.equal(_logits(m, samples), _logits(m2, samples))
+    # Same weights, recomputed: equal up to float32 rounding (kernels differ by CPU/threads).
+    torch.testing.assert_close(_logits(m, samples), _logits(m2, samples))
     m3 = GeodeModel.from_pretrained(path, dtype='bfloat16')
     assert m3.adapter.embed_tokens.weight.dtype == torch.bfloat16
     assert torch.isfinite(_logits(m3, samples).float()).all()

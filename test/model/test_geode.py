@@ -38,14 +38,15 @@ def test_point_cloud_reaches_llm_only_through_spatio_slots(make_model, samples, 
         e1, e2 = m.embed_inputs(b1), m.embed_inputs(b2)
         spatio = b1.input_ids == m.token_ids[SPATIO]
         assert int(spatio.sum()) == m.config.drm.num_rationale_queries
-        changed = (e1 - e2).abs().amax(-1) > 0  # [B, T]
+        changed = (e1 - e2).abs().amax(-1) > 1e-5  # [B, T], above float32 rounding
         assert torch.equal(changed, spatio)  # nothing else in the prompt changed
         text = ~spatio & (b1.input_ids != m.adapter.image_token_id)
         assert torch.equal(e1[text], m.adapter.embed_tokens(b1.input_ids)[text])
         l1 = m(b1, return_logits=True).logits
         l2 = m(b2, return_logits=True).logits
     first = int(spatio[0].nonzero()[0])
-    assert torch.allclose(l1[:, :first], l2[:, :first])  # causal: before the slots, same
+    # causal: before the slots, the same up to float32 rounding
+    torch.testing.assert_close(l1[:, :first], l2[:, :first])
     assert (l1[:, first:] - l2[:, first:]).abs().max() > 1e-4  # after: the cloud matters
 
 
@@ -185,7 +186,8 @@ def test_choices_are_answered_by_option_likelihood(make_model, samples, arch):
         sel = lab != -100
         ref.append(float(logits[sel].log_softmax(-1).gather(1, lab[sel, None]).sum()))
     assert gens[-1].option_logprobs == pytest.approx(ref, abs=2e-3)
-    best = max(range(3), key=ref.__getitem__)
+    # the decode picks the best of its own scores (ref may tie within float rounding)
+    best = max(range(3), key=gens[-1].option_logprobs.__getitem__)
     assert gens[-1].text == f"{'ABC'[best]}. {opts[best]}"
     assert 'option_scoring' in gens[-1].timings
     assert gens[0].option_logprobs == []  # other rows decode as before

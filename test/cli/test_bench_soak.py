@@ -1,0 +1,33 @@
+"""``geode-bench soak`` for one minute: node, camera and client as processes over real DDS."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip('rclpy')
+pytest.importorskip('geode_ros.srv')
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(420)]
+
+
+def test_one_minute_soak_at_30_hz(tmp_path):
+    out = tmp_path / 'soak.json'
+    # A small keyframe ring so memory plateaus within the 30 s warm-up of a 1-minute run.
+    proc = subprocess.run(
+        [sys.executable, '-m', 'geode_ros.cli.bench', 'soak', '--minutes', '1',
+         '--warmup-s', '30', '--node-param', 'scene.max_keyframes:=8', '--json', str(out)],
+        capture_output=True, text=True, timeout=400)
+    assert out.is_file(), proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    print(json.dumps(r, indent=1))
+    assert r['image'] == '640x480' and r['rate_hz'] > 25.0 and r['published'] > 1500
+    assert r['queries_timed_out'] == 0
+    assert r['queries_ok'] >= 30 and r['fused'] > 0 and r['keyframes'] == 8
+    assert 0 < r['latency_p50_s'] <= r['latency_p95_s'] <= r['latency_max_s'] < 30
+    assert len(r['rss_per_minute_mib']) == 1
+    assert r['rss_growth_after_warmup'] <= 0.05 and r['passed']
+    assert proc.returncode == 0, proc.stderr[-3000:]

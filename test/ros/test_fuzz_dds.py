@@ -1,0 +1,199 @@
+"""Fuzz over real DDS: >= 10,000 malformed messages on every input topic of a node process.
+
+The node (geometric baseline, pose topic, PointCloud2 input) first sees valid RGB-D
+frames of the box room and answers the room-size question. Then malformed messages
+(``fuzz_msgs``) go to rgb, depth, camera_info, pose and points, with a query every
+1,000 messages. Asserted: the node stays alive; every answer equals the one before
+the fuzz; nothing entered scene memory; no Python traceback or numpy warning in its
+log; at most ``WARN_KINDS`` warning lines per ``log_throttle`` second (throttling);
+resident memory grows by less than ``RSS_GROWTH_MIB``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+pytest.importorskip('geode_ros.srv')
+import fuzz_msgs as fz  # noqa: E402
+import ros_room as room  # noqa: E402
+from geode_ros.srv import SpatialQuery  # noqa: E402
+from geometry_msgs.msg import PoseStamped  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
+
+QUESTION = 'What is the size of this room (in square meters)?'
+TOPICS = {'rgb': 'fuzz/rgb', 'depth': 'fuzz/depth', 'camera_info': 'fuzz/info',
+          'pose': 'fuzz/pose', 'points': 'fuzz/points'}
+TYPES = {'rgb': Image, 'depth': Image, 'camera_info': CameraInfo, 'pose': PoseStamped,
+         'points': PointCloud2}
+N_MESSAGES = 10_500
+QUERY_EVERY = 1_000
+THROTTLE_S = 1.0
+WARN_KINDS = 6  # sync, rgbd, points, pose, tf, publish: each warns at most once a throttle
+RSS_GROWTH_MIB = 64
+WAIT = 60.0
+
+
+def _rss_mib(pid: int) -> float:
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
+class Client:
+    def __init__(self) -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = rclpy.create_node('geode_fuzzer', context=self.context)
+        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        self.pubs = {k: self.node.create_publisher(TYPES[k], t, qos) for k, t in TOPICS.items()}
+        self.client = self.node.create_client(SpatialQuery, 'geode/query')
+        self.status: dict = {}
+        self.node.create_subscription(String, 'geode/status', self._on_status, 10)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def _on_status(self, msg: String) -> None:
+        self.status = json.loads(msg.data)
+
+    def close(self) -> None:
+        self.executor.shutdown(timeout_sec=5.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+    def query(self):
+        done = threading.Event()
+        future = self.client.call_async(SpatialQuery.Request(question=QUESTION))
+        future.add_done_callback(lambda _: done.set())
+        assert done.wait(WAIT), 'query timed out'
+        return future.result()
+
+    def wait_settled(self) -> dict:
+        """Status once frames_ingested has not changed for 2 s."""
+        last, since, deadline = None, time.monotonic(), time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            n = self.status.get('frames_ingested')
+            if n != last:
+                last, since = n, time.monotonic()
+            elif n and time.monotonic() - since > 2.0:
+                return dict(self.status)
+            time.sleep(0.1)
+        pytest.fail(f'ingest never settled: {self.status}')
+
+
+def test_fuzz_every_input_topic(tmp_path):
+    log_path = tmp_path / 'node.log'
+    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args',
+            '-p', 'pose_source:=topic', '-p', 'status_period:=0.25',
+            '-p', 'pose_max_age:=1e6', '-p', f'log_throttle:={THROTTLE_S}',
+            '-p', 'qos_reliability:=reliable', '-p', 'qos_depth:=50', '-p', 'cloud_period:=0.0']
+    args += [a for key, topic in TOPICS.items() for a in ('-p', f'topics.{key}:={topic}')]
+    with log_path.open('w') as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    cli = Client()
+    try:
+        assert cli.client.wait_for_service(timeout_sec=WAIT)
+        deadline = time.monotonic() + WAIT
+        while not all(p.get_subscription_count() for p in cli.pubs.values()):
+            assert time.monotonic() < deadline, 'node never subscribed'
+            time.sleep(0.1)
+        # Valid frames: poses first, then the synchronised RGB-D sets.
+        poses = [(room.camera_pose(math.radians(30 * k)), 100.0 + 0.1 * k) for k in range(12)]
+        for T, s in poses:
+            cli.pubs['pose'].publish(fz.valid_pose(T, s))
+        time.sleep(0.5)
+        for T, s in poses:
+            for key, msg in zip(('rgb', 'depth', 'camera_info'), fz.valid_set(T, s)):
+                cli.pubs[key].publish(msg)
+            time.sleep(0.1)
+        before = cli.wait_settled()
+        ref = cli.query()
+        assert ref.success, ref.message
+        assert 14.0 < ref.values[0] < 26.0
+        rss0 = _rss_mib(proc.pid)
+
+        rng = random.Random(0)
+        sent, t0, answers = 0, time.monotonic(), 0
+        counts = {k: 0 for k in TOPICS}
+        while sent < N_MESSAGES:
+            s = 102.0 + 0.2 * sent  # sets 0.2 s apart: the sync (slop 0.05) never mixes two
+            kind = rng.random()
+            if kind < 0.6:  # an RGB-D set with at least one bad part
+                T = poses[rng.randrange(len(poses))][0]
+                parts = dict(zip(('rgb', 'depth', 'camera_info'), fz.valid_set(T, s)))
+                for bad in rng.sample(sorted(parts), rng.randint(1, 3)):
+                    parts[bad] = {'rgb': fz.bad_rgb, 'depth': fz.bad_depth,
+                                  'camera_info': fz.bad_info}[bad](rng, s)
+                out = list(parts.items())
+            elif kind < 0.8:
+                out = [('pose', fz.bad_pose(rng, s))]
+            else:
+                out = [('points', fz.bad_cloud(rng, s))]
+            for key, msg in out:
+                cli.pubs[key].publish(msg)
+                counts[key] += 1
+                sent += 1
+                if sent % 50 == 0:
+                    time.sleep(0.01)  # let the node keep up, as a camera would
+                if sent % QUERY_EVERY == 0:
+                    reply = cli.query()
+                    assert reply.success, reply.message
+                    assert reply.answer == ref.answer and list(reply.values) == pytest.approx(
+                        list(ref.values), rel=1e-9), f'answer changed after {sent} messages'
+                    answers += 1
+                    assert proc.poll() is None, 'node died'
+        elapsed = time.monotonic() - t0
+        time.sleep(1.0)
+        after = dict(cli.status)
+        final = cli.query()
+        rss1 = _rss_mib(proc.pid)
+        assert proc.poll() is None, 'node died'
+        assert final.success and final.answer == ref.answer
+        assert answers == N_MESSAGES // QUERY_EVERY
+        assert min(counts.values()) > 500, counts  # every topic fuzzed
+        # Nothing of the fuzz entered memory.
+        for key in ('frames_ingested', 'clouds_ingested', 'keyframes', 'points', 'stamp'):
+            assert after[key] == before[key], (key, before[key], after[key])
+        assert rss1 - rss0 < RSS_GROWTH_MIB, (rss0, rss1)
+        node = after['node']
+        received = sum(v for k, v in node.items() if k.startswith('received_'))
+        rejected = sum(v for k, v in node.items() if k.startswith('rejected_'))
+        print(f'fuzz: {sent} malformed messages in {elapsed:.1f} s ({counts}); node received '
+              f'{received}, rejected {rejected} with reasons '
+              f'{ {k: v for k, v in node.items() if k.startswith("rejected_")} }; '
+              f'RSS {rss0:.0f} -> {rss1:.0f} MiB')
+        assert rejected > 1000
+    finally:
+        cli.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    text = log_path.read_text()
+    assert proc.returncode == 0, text[-2000:]
+    assert 'Traceback' not in text and 'RuntimeWarning' not in text, text[-4000:]
+    warns = sum('[WARN]' in line for line in text.splitlines())
+    bound = WARN_KINDS * (elapsed / THROTTLE_S + 2)
+    print(f'fuzz: {warns} warning lines in the node log (bound {bound:.0f})')
+    assert warns <= bound
