@@ -75,8 +75,9 @@ def test_default_launch_loads_the_shipped_model(venv_launch):
     assert re.search(r'reasoner=GeodeModel from \S*models/geode-tiny', launched.output), \
         launched.output
     assert 'pose source tf_tree' in launched.output  # tf2_msgs is here: poses from /tf
-    state = subprocess.run([str(BIN / 'ros2'), 'lifecycle', 'get', '/geode_node'],
-                           capture_output=True, text=True, timeout=60)
+    state = subprocess.run(  # no daemon: nothing left running after the test
+        [str(BIN / 'ros2'), 'lifecycle', 'get', '/geode_node', '--no-daemon'],
+        capture_output=True, text=True, timeout=60)
     assert state.stdout.startswith('active'), state.stdout + state.stderr
     reply = cam.query(ROOM_QUESTION)
     assert not reply.success and 'scene memory is empty' in reply.message
