@@ -18,14 +18,7 @@ import ros_room as room  # noqa: E402
 import torch  # noqa: E402
 from geode_ros.srv import SpatialQuery  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from test_poison_inputs import (  # noqa: E402
-    _frame,
-    _images,
-    _info,
-    _pose_msg,
-    feed_rgbd,
-    rejections,
-)
+from test_poison_inputs import _frame, _images, _info, _pose_msg  # noqa: E402
 
 MODEL = Path(__file__).resolve().parents[2] / 'models' / 'geode-tiny'
 ROOM = 'What is the size of this room (in square meters)?'
@@ -39,8 +32,7 @@ def node():
     context = rclpy.Context()
     rclpy.init(context=context)
     params = [Parameter('pose_source', value='topic'), Parameter('pose_max_age', value=0.02),
-              Parameter('model', value=str(MODEL)), Parameter('device', value='cpu'),
-              Parameter('pose_wait', value=0.1)]
+              Parameter('model', value=str(MODEL)), Parameter('device', value='cpu')]
     n = GeodeNode(context=context, parameter_overrides=params)
     assert n.trigger_configure().name == 'SUCCESS' and n.trigger_activate().name == 'SUCCESS'
     yield n
@@ -66,12 +58,12 @@ def test_each_fault_fails_with_a_reason_and_the_node_keeps_answering(node):
         s = 1.0 + 0.1 * k
         T = room.camera_pose(np.radians(30 * k))
         node._on_pose(_pose_msg(T, s))
-        feed_rgbd(node, *_images(T, s, np.full((room.HEIGHT, room.WIDTH), np.nan, np.float32)),
-                  _info(s))
-    assert rejections(node.status()['node'])['depth_invalid'] == 4
+        node._on_rgbd(*_images(T, s, np.full((room.HEIGHT, room.WIDTH), np.nan, np.float32)),
+                      _info(s))
+    assert node.status()['node']['rejected_depth_invalid'] == 4
     fault('NaN depth', _ask(node, ROOM), 'scene memory is empty')
     s = 50.0  # missing TF: images with no camera pose anywhere near their stamp
-    feed_rgbd(node, *_images(room.camera_pose(0.0), s), _info(s))
+    node._on_rgbd(*_images(room.camera_pose(0.0), s), _info(s))
     fault('missing TF / pose', _ask(node, ROOM), 'scene memory is empty')
 
     for k in range(12):
