@@ -18,7 +18,7 @@ import ros_room as room  # noqa: E402
 import torch  # noqa: E402
 from geode_ros.srv import SpatialQuery  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from test_poison_inputs import _frame, _images, _info  # noqa: E402
+from test_poison_inputs import _frame, _images, _info, _pose_msg  # noqa: E402
 
 MODEL = Path(__file__).resolve().parents[2] / 'models' / 'geode-tiny'
 ROOM = 'What is the size of this room (in square meters)?'
@@ -58,7 +58,6 @@ def test_each_fault_fails_with_a_reason_and_the_node_keeps_answering(node):
     for k in range(4):  # NaN depth: every frame rejected, memory stays empty
         s = 1.0 + 0.1 * k
         T = room.camera_pose(np.radians(30 * k))
-        from test_poison_inputs import _pose_msg
         node._on_pose(_pose_msg(T, s))
         node._pipeline.on_rgbd(*_images(T, s, np.full((room.HEIGHT, room.WIDTH), np.nan, np.float32)),
                       _info(s))
