@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geode_ros.cli.common import add_runtime_arguments
 
     parser.add_argument('--data', required=True, help='geode-synth dir (scenes/*/scene.json)')
-    parser.add_argument('--model', default=None, help='also score this model\'s detections')
+    parser.add_argument('--model', default=None, help="also score this model's detections")
     parser.add_argument('--limit', type=int, default=0, help='only the first N scenes')
     add_runtime_arguments(parser)
     parser.add_argument('--json', dest='json_out', default=None, help='write results here')

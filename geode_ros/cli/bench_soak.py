@@ -93,7 +93,7 @@ def _camera_messages(width: int, height: int, n: int) -> tuple[list[tuple[Any, .
 def _run_publisher(args: argparse.Namespace) -> dict:
     import rclpy
     from geometry_msgs.msg import PoseStamped
-    from rclpy.qos import qos_profile_sensor_data
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
     from geode_ros.ros.conversions import make_header, matrix_to_pose_msg
@@ -101,9 +101,11 @@ def _run_publisher(args: argparse.Namespace) -> dict:
     frames, intr = _camera_messages(args.width, args.height, 120)  # one turn in 4 s
     rclpy.init()
     node = rclpy.create_node('geode_soak_camera')
+    # the node's default sensor QoS (reliable, depth 10): a best-effort camera would need
+    # qos_reliability:=best_effort on the node
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     pubs = {k: node.create_publisher(PoseStamped if k == 'pose' else (
-        CameraInfo if k == 'camera_info' else Image), t, qos_profile_sensor_data)
-        for k, t in TOPICS.items()}
+        CameraInfo if k == 'camera_info' else Image), t, qos) for k, t in TOPICS.items()}
     k_matrix = [intr.fx, 0.0, intr.cx, 0.0, intr.fy, intr.cy, 0.0, 0.0, 1.0]
     Path(f'{args.json_out}.ready').touch()  # frames rendered: the parent starts the client
     time.sleep(1.0)  # discovery

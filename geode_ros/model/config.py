@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from geode_ros.scene.proposals import ProposalConfig
-
 # The question types live with the QA schema; re-exported here for the model code.
 from geode_ros.data.qa import (  # noqa: F401
     BOX_TYPES,
@@ -27,6 +25,7 @@ from geode_ros.data.qa import (  # noqa: F401
     NUMERIC_TYPES,
     QUESTION_TYPES,
 )
+from geode_ros.scene.proposals import ProposalConfig
 
 # How numeric answers and boxes leave the model: the DRH (GEODE) or spelled digits (ablation).
 NUMERIC_OUTPUTS: tuple[str, ...] = ('drh', 'digits')

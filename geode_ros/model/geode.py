@@ -43,9 +43,9 @@ from geode_ros.model.config import (
     GeodeConfig,
 )
 from geode_ros.model.decode import Generation, greedy_generate
-from geode_ros.model.objects import Detection
 from geode_ros.model.drh import DirectRegressionHead
 from geode_ros.model.drm import DecoupledRationaleModule, patch_centres_3d
+from geode_ros.model.objects import Detection
 from geode_ros.model.prompt import BOX, REG, SPATIO, add_geode_tokens, end_of_turn_token
 from geode_ros.scene.types import Answer, Box3D, RGBDFrame, SceneSnapshot
 

@@ -155,8 +155,8 @@ def _patches_inside(boxes: torch.Tensor, xyz: torch.Tensor, valid: torch.Tensor)
     u = c * rel[..., 0] + s * rel[..., 1]
     v = -s * rel[..., 0] + c * rel[..., 1]
     half = boxes[..., None, 3:6] / 2 + 0.1
-    ok = (u.abs() <= half[..., 0]) & (v.abs() <= half[..., 1]) & (rel[..., 2].abs() <= half[..., 2])
-    return ok & valid[:, None]
+    ok = (u.abs() <= half[..., 0]) & (v.abs() <= half[..., 1])
+    return ok & (rel[..., 2].abs() <= half[..., 2]) & valid[:, None]
 
 
 def decode_boxes(proposal_boxes: torch.Tensor, deltas: torch.Tensor) -> torch.Tensor:

@@ -126,7 +126,7 @@ def structure_mask(points: np.ndarray, rgb: np.ndarray, cfg: ProposalConfig
     structure = (z < floor + band) | (z > ceiling - band)
     rect, _, lo, hi, uv = _footprint_rect(points[:, :2], cfg.wall_percentile)
     for axis in (0, 1):
-        for side, d in (('lo', uv[:, axis] - lo[axis]), ('hi', hi[axis] - uv[:, axis])):
+        for d in (uv[:, axis] - lo[axis], hi[axis] - uv[:, axis]):  # the two walls
             in_band = (d < band) & ~structure
             wall = in_band & ~_keep_off_color(in_band, rgb, cfg.structure_color_threshold)
             structure |= wall

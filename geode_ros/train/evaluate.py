@@ -17,7 +17,6 @@ from geode_ros.model.batch import GeodeSample, prepare_batch
 from geode_ros.scene.types import Answer, Box3D
 from geode_ros.train.scenes import SceneStore, question_with_options
 
-
 READINGS: tuple[str, ...] = ('llm', 'objects')
 
 

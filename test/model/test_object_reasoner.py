@@ -39,8 +39,8 @@ def test_ground_truth_detections_answer_every_question_exactly(seed):
         ans = reason(question_with_options(r), r.type, dets, CLASSES, area)
         assert ans is not None, r.question
         boxes = [Box3D('', np.asarray(b[:3]), np.asarray(b[3:6]), b[6]) for b in ans.boxes]
-        assert score_record(r, Answer(ans.text, ans.values, boxes)) == pytest.approx(1.0, abs=1e-4), (
-            r.question, r.answer, ans.text)
+        score = score_record(r, Answer(ans.text, ans.values, boxes))
+        assert score == pytest.approx(1.0, abs=1e-4), (r.question, r.answer, ans.text)
 
 
 def test_missing_objects_defer_to_the_llm_but_grounding_says_not_found():

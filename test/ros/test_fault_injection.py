@@ -59,8 +59,8 @@ def test_each_fault_fails_with_a_reason_and_the_node_keeps_answering(node):
         s = 1.0 + 0.1 * k
         T = room.camera_pose(np.radians(30 * k))
         node._on_pose(_pose_msg(T, s))
-        node._pipeline.on_rgbd(*_images(T, s, np.full((room.HEIGHT, room.WIDTH), np.nan, np.float32)),
-                      _info(s))
+        nan_depth = np.full((room.HEIGHT, room.WIDTH), np.nan, np.float32)
+        node._pipeline.on_rgbd(*_images(T, s, nan_depth), _info(s))
     assert node._pipeline.worker.wait_idle()
     assert node.status()['node']['rejected_depth_invalid'] == 4
     fault('NaN depth', _ask(node, ROOM), 'scene memory is empty')

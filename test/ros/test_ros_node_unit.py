@@ -104,7 +104,7 @@ def test_bad_messages_never_kill_the_node(make_node):
     node._pipeline.sync_input(0)(Image())  # a lone image waits in the synchroniser
     assert node._pipeline.worker.wait_idle()
     counts = node.status()['node']
-    assert counts['skipped'] == {'bad_input': 1} and counts['errors_pose'] == 1
+    assert counts['skipped'] == {'rgb_malformed': 1} and counts['errors_pose'] == 1
     assert 'no frames yet' in _ask(node).message
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from geode_ros.scene.proposals import ProposalConfig, first_seen, propose_objects
 from room_clouds import MUG, VOXEL, grid, room_cloud
 
+from geode_ros.scene.proposals import ProposalConfig, first_seen, propose_objects
 from geode_ros.scene.types import CameraIntrinsics, Keyframe, RGBDFrame
+
 
 def _containing(props, lo, hi) -> int:
     """The proposal whose box centre lies in [lo, hi]."""
