@@ -77,6 +77,10 @@ class ObjectConfig:
         'help': "the object vocabulary (set from the training scenes' labels)"})
     proposals: ProposalConfig = field(default_factory=ProposalConfig)
     layers: int = field(default=2, metadata={'help': 'self-attention layers over objects'})
+    proposal_refresh_s: float = field(default=0.0, metadata={
+        'help': 'reuse the proposals of an updated cloud for up to this many seconds (a live '
+                'node sets it: proposals of a large cloud take 0.1-0.3 s); 0 = recompute '
+                'whenever the cloud changed'})
     score_threshold: float = field(default=0.5, metadata={
         'help': 'a merged detection needs this class probability'})
     merge_iou: float = field(default=0.1, metadata={

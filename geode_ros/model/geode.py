@@ -347,11 +347,13 @@ class GeodeModel(nn.Module):
         key = (len(pts), float(np.asarray(pts[::997], np.float64).sum()) if len(pts) else 0.0,
                len(snapshot.keyframes))
         cached = getattr(self, '_proposal_cache', None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
+        now = time.monotonic()
+        if cached is not None and (cached[0] == key or (
+                len(pts) and now - cached[2] < self.config.objects.proposal_refresh_s)):
+            return cached[1]  # the same cloud, or a live cloud updated a moment ago
         props = propose_objects(pts, snapshot.colors, self.config.objects.proposals)
         props.first_seen = first_seen(props, snapshot.keyframes)
-        self._proposal_cache = (key, props)
+        self._proposal_cache = (key, props, now)
         return props
 
     @torch.no_grad()

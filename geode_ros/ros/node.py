@@ -125,7 +125,13 @@ class GeodeNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             cfg = config_from_parameters(self)
+            if cfg.torch_threads > 0:
+                import torch
+
+                torch.set_num_threads(cfg.torch_threads)
             model = load_model(cfg)
+            if model is not None and hasattr(model.config, 'objects'):
+                model.config.objects.proposal_refresh_s = cfg.proposal_refresh
             self.engine = SpatialQueryEngine(cfg.scene, reasoner=model)
         except Exception as exc:  # a bad parameter or checkpoint: stay unconfigured
             self.get_logger().error(f'configure failed: {exc}')

@@ -53,6 +53,12 @@ class NodeConfig:
     device: str = _f('auto', 'Torch device for the model: auto, cpu, cuda, cuda:0, ...')
     dtype: str = _f('auto', 'Model dtype: auto, float32, float16, bfloat16.')
     quantization: str = _f('none', 'LLM weight quantisation: none, int8, int4.')
+    proposal_refresh: float = _f(2.0, 'Seconds a growing cloud reuses its object proposals '
+                                 'before they are recomputed for a query (0 = every query '
+                                 'after a cloud update).')
+    torch_threads: int = _f(1, 'CPU threads for inference (0 = torch default). One: the '
+                            'ingest thread decodes images at the same time, and OpenMP '
+                            'threads that wait for a busy core stall a query for seconds.')
     autostart: bool = _f(True, 'Configure and activate on start (standalone runs).')
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     use_rgbd: bool = _f(True, 'Subscribe RGB + depth + CameraInfo (synchronised).')
