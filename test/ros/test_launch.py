@@ -75,9 +75,13 @@ def test_default_launch_loads_the_shipped_model(venv_launch):
     assert re.search(r'reasoner=GeodeModel from \S*models/geode-tiny', launched.output), \
         launched.output
     assert 'pose source tf_tree' in launched.output  # tf2_msgs is here: poses from /tf
-    state = subprocess.run(  # no daemon: nothing left running after the test
-        [str(BIN / 'ros2'), 'lifecycle', 'get', '/geode_node', '--no-daemon'],
-        capture_output=True, text=True, timeout=60)
+    for _ in range(5):  # without a daemon each call discovers the graph afresh: retry
+        state = subprocess.run(  # no daemon: nothing left running after the test
+            [str(BIN / 'ros2'), 'lifecycle', 'get', '/geode_node', '--no-daemon'],
+            capture_output=True, text=True, timeout=60)
+        if state.stdout.startswith('active'):
+            break
+        time.sleep(1.0)
     assert state.stdout.startswith('active'), state.stdout + state.stderr
     reply = cam.query(ROOM_QUESTION)
     assert not reply.success and 'scene memory is empty' in reply.message
