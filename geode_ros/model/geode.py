@@ -280,7 +280,8 @@ class GeodeModel(nn.Module):
     def generate(self, batch: GeodeBatch, max_new_tokens: int | None = None) -> list[Generation]:
         """Greedy decoding with KV cache; <reg>/<box> decoded by the DRH and rendered (in
         digits mode the values are parsed from the text; the default budget is then at
-        least ``DIGITS_MIN_NEW_TOKENS``)."""
+        least ``DIGITS_MIN_NEW_TOKENS``). With object tokens, each row is also answered
+        from the detections (``_answer_from_objects``); both readings stay in ``extras``."""
         if not max_new_tokens:
             max_new_tokens = self.config.max_new_tokens
             if self.config.numeric_output == 'digits':
@@ -320,7 +321,6 @@ class GeodeModel(nn.Module):
             if qtype in BOX_TYPES or qtype in cfg.answer_from_objects:
                 g.text, g.values, g.boxes = ans.text, list(ans.values), list(ans.boxes)
                 g.extras['source'] = 'objects'
-
 
     @torch.no_grad()
     def encode_keyframe(self, frame: RGBDFrame) -> KeyframeFeatures:
