@@ -108,18 +108,15 @@ def test_model_answers_over_dds_with_poses_from_tf(venv_launch):
         assert Marker.CUBE in [m.type for m in markers[-1].markers]
 
 
-def test_target_frame_moves_boxes_and_text_alike(venv_launch):
+def test_target_frame_applies_to_the_reply(venv_launch):
+    """The launch test room is empty: "where is the sofa?" is answered "not found", with no
+    box to transform, in the requested frame. Box text and boxes moved alike into a
+    target frame are checked in test_query_contract.py."""
     _, cam, _ = venv_launch
     reply = cam.query('Where is the sofa? Give its 3D bounding box.', target_frame=CAMERA_FRAME)
     assert reply.success, reply.message
     assert reply.header.frame_id == CAMERA_FRAME
-    if not reply.boxes:
-        pytest.skip(f'the model gave no box this time: {reply.answer!r}')
-    m = re.search(r'center \(([-\d.]+), ([-\d.]+), ([-\d.]+)\) m.*\(frame ' + CAMERA_FRAME,
-                  reply.answer)
-    assert m, reply.answer
-    p = reply.boxes[0].pose.position
-    assert [float(v) for v in m.groups()] == pytest.approx([p.x, p.y, p.z], abs=0.006)
+    assert not reply.boxes and reply.answer.startswith('No sofa found'), reply.answer
 
 
 def test_ctrl_c_exits_zero_without_traceback(venv_launch):
