@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from geode_ros.cli.common import interrupt_process
 from geode_ros.errors import GeodeError
 
 TOPICS = {'rgb': 'soak/rgb', 'depth': 'soak/depth', 'camera_info': 'soak/camera_info',
@@ -269,12 +269,7 @@ def run(args: argparse.Namespace) -> dict:
         for child in children.values():
             if child.poll() is None:
                 child.kill()
-        if node.poll() is None:
-            node.send_signal(signal.SIGINT)
-            try:
-                node.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                node.kill()
+        interrupt_process(node)
         log.close()
     pub = json.loads((tmp / 'publisher.json').read_text())
     cli = json.loads((tmp / 'client.json').read_text())

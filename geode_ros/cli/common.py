@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 import math
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +88,16 @@ def write_json(data: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + '\n')
     return path
+
+
+def interrupt_process(proc: subprocess.Popen, timeout: float = 30.0) -> int | None:
+    """Stop a child the way Ctrl-C does (SIGINT), killing it if it has not exited within
+    ``timeout`` s; its exit code (None if it never started)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode

@@ -97,7 +97,7 @@ def test_cloud_extent_is_the_percentile_range_of_valid_points():
     valid = xyz[0, :150].numpy()
     ref = np.percentile(valid, 98, axis=0) - np.percentile(valid, 2, axis=0)
     assert np.allclose(ext[0].numpy(), ref, rtol=1e-4)
-    assert torch.equal(ext[1], torch.zeros(3))
+    torch.testing.assert_close(ext[1], torch.zeros(3))
 
 
 def test_scene_extent_token_feeds_the_rationale_tokens():

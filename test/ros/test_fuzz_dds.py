@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -33,6 +32,8 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
 from std_msgs.msg import String  # noqa: E402
+
+from geode_ros.cli.common import interrupt_process  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -183,13 +184,7 @@ def test_fuzz_every_input_topic(tmp_path):
         assert rejected > 1000
     finally:
         cli.close()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        interrupt_process(proc)
     text = log_path.read_text()
     assert proc.returncode == 0, text[-2000:]
     assert 'Traceback' not in text and 'RuntimeWarning' not in text, text[-4000:]

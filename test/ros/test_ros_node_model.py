@@ -8,7 +8,6 @@ a grounding question must come back as a box and as RViz markers.
 from __future__ import annotations
 
 import math
-import signal
 import subprocess
 import sys
 import threading
@@ -21,6 +20,8 @@ rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('geode_ros.srv')
 from test_ros_node_e2e import TOPICS, WAIT, Camera  # noqa: E402
 from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+
+from geode_ros.cli.common import interrupt_process  # noqa: E402
 
 MODEL = Path(__file__).resolve().parents[2] / 'models' / 'geode-tiny'
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -48,12 +49,7 @@ def model_node():
         yield cam, markers, got
     finally:
         cam.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt_process(proc)
         print(proc.stdout.read() if proc.stdout else '')
 
 
