@@ -225,7 +225,8 @@ def _counts(status: dict) -> dict[str, Any]:
     node = status.get('node', {})
     received = {k[len('received_'):]: v for k, v in node.items() if k.startswith('received_')}
     return {'received': received, 'synced': node.get('synced', node.get('sync_matched')),
-            'fused': status.get('frames_ingested'), 'keyframes': status.get('keyframes'),
+            'fused': node.get('fused'), 'keyframes': node.get('keyframes'),
+            'ingested': node.get('ingested'),
             'skipped_or_rejected': {k: v for k, v in node.items()
                                     if k.startswith(('rejected_', 'errors_', 'skipped'))}}
 
@@ -288,6 +289,8 @@ def run(args: argparse.Namespace) -> dict:
         'latency_p50_s': round(_percentile(lat, 50), 3),
         'latency_p95_s': round(_percentile(lat, 95), 3),
         'latency_max_s': round(max(lat), 3) if lat else None,
+        'latency_p95_over_p50': round(_percentile(lat, 95) / max(_percentile(lat, 50), 1e-9),
+                                      2) if lat else None,
         'rss_start_mib': round(rss[0][1], 1) if rss else None,
         'rss_per_minute_mib': per_minute, 'rss_max_mib': round(max(m for _, m in rss), 1),
         'rss_growth_after_warmup': round(growth, 4), 'warmup_s': args.warmup_s,

@@ -35,11 +35,14 @@ def boxes_to_markers(
     lifetime: float = 0.0,
     ns: str = 'geode',
     alpha: float = 0.5,
+    T_frame_src: np.ndarray | None = None,
 ) -> MarkerArray:
     """DELETEALL, then per box a CUBE (pose + size) and a TEXT_VIEW_FACING label above it.
 
     Marker ids are 2*i (cube) and 2*i + 1 (text); ``header`` is copied onto every marker.
+    ``T_frame_src`` (header frame <- box frame) moves the boxes into the header's frame.
     """
+    T = np.eye(4) if T_frame_src is None else np.asarray(T_frame_src, np.float64)
     out = MarkerArray()
     clear = Marker(header=header, ns=ns, id=0, action=Marker.DELETEALL)
     out.markers.append(clear)
@@ -49,7 +52,7 @@ def boxes_to_markers(
         size = np.maximum(np.abs(np.asarray(box.size, dtype=np.float64).reshape(3)), 1e-3)
         color = label_color(box.label, alpha)
         cube = Marker(header=header, ns=ns, id=2 * i, type=Marker.CUBE, action=Marker.ADD)
-        cube.pose = matrix_to_pose_msg(pose_to_matrix(center, yaw_to_quat_xyzw(box.yaw)))
+        cube.pose = matrix_to_pose_msg(T @ pose_to_matrix(center, yaw_to_quat_xyzw(box.yaw)))
         cube.scale.x, cube.scale.y, cube.scale.z = (float(v) for v in size)
         cube.color = color
         cube.lifetime = life
@@ -57,9 +60,8 @@ def boxes_to_markers(
 
         text = Marker(header=header, ns=ns, id=2 * i + 1, type=Marker.TEXT_VIEW_FACING,
                       action=Marker.ADD)
-        text.pose.position.x = float(center[0])
-        text.pose.position.y = float(center[1])
-        text.pose.position.z = float(center[2] + size[2] / 2.0 + TEXT_GAP)
+        above = T[:3, :3] @ (center + [0.0, 0.0, size[2] / 2.0 + TEXT_GAP]) + T[:3, 3]
+        text.pose.position.x, text.pose.position.y, text.pose.position.z = map(float, above)
         text.pose.orientation.w = 1.0
         text.scale.z = TEXT_HEIGHT
         text.color = ColorRGBA(r=color.r, g=color.g, b=color.b, a=1.0)

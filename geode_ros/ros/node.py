@@ -21,10 +21,10 @@ import sys
 import threading
 from typing import Any
 
+import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
@@ -46,10 +46,12 @@ from geode_ros.ros.markers import boxes_to_markers
 from geode_ros.ros.model_path import resolve_model
 from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, declare_parameters
 from geode_ros.ros.pose_thread import PoseThread
+from geode_ros.ros.process import limit_malloc_arenas
 from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
-from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline
+from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline, sensor_events
 from geode_ros.ros.tf import make_pose_source
 from geode_ros.scene.engine import SpatialQueryEngine
+from geode_ros.scene.geometry import invert_transform, transform_points
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 # transformers imports torchao whenever it is installed; torchao then logs its missing
@@ -125,6 +127,8 @@ class GeodeNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             cfg = config_from_parameters(self)
+            if cfg.gil_switch_interval_ms > 0:
+                sys.setswitchinterval(cfg.gil_switch_interval_ms / 1000.0)
             if cfg.torch_threads > 0:
                 import torch
 
@@ -204,7 +208,7 @@ class GeodeNode(LifecycleNode):
                 self._subs.append(self.create_subscription(  # one group each: in parallel
                     mtype, topic, pipeline.sync_input(i), qos,
                     callback_group=self._sensor_groups[i],
-                    event_callbacks=self._sensor_events(RGBD_INPUTS[i], topic, cfg)))
+                    event_callbacks=sensor_events(self.counters, RGBD_INPUTS[i], topic, cfg)))
         if t.points:
             self._subs.append(self.create_subscription(
                 PointCloud2, t.points, pipeline.on_points, qos,
@@ -223,23 +227,6 @@ class GeodeNode(LifecycleNode):
                                                   callback_group=self._timer_group))
         self._srv = self.create_service(_srv_type(), 'geode/query', self._on_query,
                                         callback_group=self._query_group)
-
-    def _sensor_events(self, name: str, topic: str, cfg: NodeConfig) -> Any:
-        """DDS events of a sensor subscription: messages lost in transport, QoS mismatch."""
-
-        def lost(status: Any) -> None:
-            self.counters.add(f'lost_{name}', int(status.total_count_change))
-            self.counters.problem(f'lost_{name}', f'DDS lost {status.total_count} {name} '
-                                  f'messages on {topic} before geode_node saw them')
-
-        def incompatible(status: Any) -> None:
-            other = 'best_effort' if cfg.qos_reliability == 'reliable' else 'reliable'
-            self.counters.problem(f'qos_{name}', f'a publisher on {topic} has QoS '
-                                  f'incompatible with ours (qos_reliability='
-                                  f'{cfg.qos_reliability}); it is not received: try '
-                                  f'qos_reliability:={other}')
-
-        return SubscriptionEventCallbacks(message_lost=lost, incompatible_qos=incompatible)
 
     def _destroy_interfaces(self) -> None:
         for handle in self._subs:
@@ -292,6 +279,9 @@ class GeodeNode(LifecycleNode):
                     raise GeodeError(f'unknown target_frame {quote(target)}: no pose source; '
                                      f'use {fixed!r}')
                 T = pose.transform(target, fixed)
+            to_fixed = self._scene_to_fixed()  # world_up: scene memory is the fixed frame z-up
+            if to_fixed is not None:
+                T = to_fixed if T is None else T @ to_fixed
             answer = engine.query(question)
             if not answer.text.strip():
                 raise GeodeError('the model produced no answer text for this question; '
@@ -305,17 +295,24 @@ class GeodeNode(LifecycleNode):
             message = shorten_echoes(f'model failure: {type(exc).__name__}: {exc}',
                                      request.question)
             return fail_query_response(response, message, target)
+        self.get_logger().debug('query timings (s): ' + ', '.join(
+            f'{k} {v:.3f}' for k, v in answer.timings.items()))
         answer.text = text_in_frame(answer.text, answer.boxes, T, target)
         fill_query_response(response, answer, target, T)
         self.counters.add('answered')
         try:
             header = make_header(answer.frame_id, answer.stamp)
-            self._pubs['markers'].publish(
-                boxes_to_markers(answer.boxes, header, lifetime=cfg.marker_lifetime))
+            self._pubs['markers'].publish(boxes_to_markers(
+                answer.boxes, header, lifetime=cfg.marker_lifetime, T_frame_src=to_fixed))
             self._pubs['answer'].publish(String(data=answer.text))
         except Exception as exc:  # publishers gone (deactivated meanwhile)
             self.counters.problem('publish', f'could not publish answer: {exc!r}')
         return response
+
+    def _scene_to_fixed(self) -> np.ndarray | None:
+        """Transform from z-up scene memory to the fixed frame; None when they coincide."""
+        align = self._pipeline.align if self._pipeline is not None else None
+        return None if align is None else invert_transform(align)
 
     def _explain(self, message: str) -> str:
         """Add what the node has received to engine errors about empty memory."""
@@ -350,9 +347,9 @@ class GeodeNode(LifecycleNode):
         pub, engine, cfg = self._pubs.get('cloud'), self.engine, self.cfg
         if pub is None or engine is None or cfg is None or pub.get_subscription_count() == 0:
             return
-        snap = engine.snapshot()
-        header = make_header(snap.frame_id, snap.stamp)
-        pub.publish(cloud_to_msg(snap.points, snap.colors, header))
+        snap, to_fixed = engine.snapshot(), self._scene_to_fixed()
+        points = snap.points if to_fixed is None else transform_points(to_fixed, snap.points)
+        pub.publish(cloud_to_msg(points, snap.colors, make_header(snap.frame_id, snap.stamp)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -362,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     both ``ros2 launch`` and the node, and launch forwards another SIGINT; once
     spinning has stopped, further SIGINTs are ignored so none interrupts the teardown.
     """
+    limit_malloc_arenas()
     rclpy.init(args=argv)
     node, executor = None, None
     try:

@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from geode_ros.config import from_dict, unflatten
 from geode_ros.errors import GeodeError
 from geode_ros.scene.config import SceneConfig
+from geode_ros.scene.geometry import axis_vector, rotation_to_z_up
 
 NODE_NAME = 'geode_node'
 POSE_SOURCES = ('auto', 'tf', 'topic')
@@ -59,11 +62,20 @@ class NodeConfig:
     torch_threads: int = _f(1, 'CPU threads for inference (0 = torch default). One: the '
                             'ingest thread decodes images at the same time, and OpenMP '
                             'threads that wait for a busy core stall a query for seconds.')
+    gil_switch_interval_ms: float = _f(
+        0.5, "Python thread switch interval in ms (0 = leave Python's 5 ms). Every torch op "
+        'and DDS wait releases the GIL; getting it back from the busy ingest thread takes up '
+        'to one interval, so at 5 ms a query of a few hundred ops takes seconds and sensor '
+        'queues overflow (geode-bench soak: p95 5.3 s -> 0.23 s at 0.5 ms).')
     autostart: bool = _f(True, 'Configure and activate on start (standalone runs).')
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     use_rgbd: bool = _f(True, 'Subscribe RGB + depth + CameraInfo (synchronised).')
     pose_source: str = _f('auto', 'Camera pose source: tf, topic, or auto '
                           '(tf when tf2_ros or tf2_msgs is importable, else topic).')
+    world_up: str = _f('z', 'Axis of the fixed frame that points up: z for a ROS world frame '
+                       "(REP 103: map, odom), or -y, y, x, -x, -z for a tracker's world such "
+                       'as a y-down visual-SLAM map. Scene memory is kept z-up; boxes, '
+                       'markers, the cloud and answer text are given back in the fixed frame.')
     camera_frame: str = _f('', 'Camera optical frame for TF lookups; empty = the image '
                            'header frame_id.')
     pose_max_age: float = _f(0.2, 'An image gets the pose interpolated between the poses just '
@@ -103,12 +115,20 @@ class NodeConfig:
             raise GeodeError(f'max_question_chars must be >= 1, got {self.max_question_chars}')
         if self.sync_queue < 1 or self.qos_depth < 1 or self.ingest_queue < 1:
             raise GeodeError('sync_queue, qos_depth and ingest_queue must be >= 1')
+        if not 0 <= self.gil_switch_interval_ms <= 100:
+            raise GeodeError('gil_switch_interval_ms must be within [0, 100] ms, got '
+                             f'{self.gil_switch_interval_ms}')
+        axis_vector(self.world_up)  # one of UP_AXES, or a GeodeError naming them
         if not self.pose_wait >= 0:
             raise GeodeError(f'pose_wait must be >= 0 s, got {self.pose_wait}')
         if isinstance(self.scene, SceneConfig):
             self.scene.validate()
         if not self.use_rgbd and not self.topics.points:
             raise GeodeError('no input: set use_rgbd true or topics.points to a PointCloud2 topic')
+
+    def up_alignment(self) -> np.ndarray | None:
+        """Rotation from the fixed frame to z-up scene memory; None when already z-up."""
+        return None if self.world_up == 'z' else rotation_to_z_up(axis_vector(self.world_up))
 
 
 # ---------------------------------------------------------------- leaves

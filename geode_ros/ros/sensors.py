@@ -34,6 +34,7 @@ class SensorPipeline:
         self.worker = IngestWorker(self._process, self._ready, counters, cfg.ingest_queue,
                                    cfg.pose_wait)
         self._reported_unmatched = [0, 0, 0]
+        self.align = cfg.up_alignment()  # fixed frame -> z-up scene memory (world_up)
 
     def start(self) -> None:
         self.worker.start()
@@ -107,6 +108,11 @@ class SensorPipeline:
         return self.pose is None or self.pose.ready(fixed, frame, item.stamp)
 
     def _pose_of(self, item: Pending) -> np.ndarray:
+        """The sensor's pose in scene memory (the fixed frame turned z-up)."""
+        T = self._pose_in_fixed(item)
+        return T if self.align is None else self.align @ T
+
+    def _pose_in_fixed(self, item: Pending) -> np.ndarray:
         fixed, frame = self.cfg.scene.fixed_frame, self._frame_of(item)
         if item.kind == 'points' and frame in ('', fixed):
             return np.eye(4)
@@ -139,3 +145,21 @@ class SensorPipeline:
             out.update(sync_matched=self.sync.matched, sync_dropped=self.sync.dropped,
                        unmatched=dict(zip(RGBD_INPUTS, self.sync.dropped_by_input)))
         return out
+
+
+def sensor_events(counters: FrameCounters, name: str, topic: str, cfg: NodeConfig) -> Any:
+    """DDS events of a sensor subscription: messages lost in transport, QoS mismatch."""
+    from rclpy.event_handler import SubscriptionEventCallbacks
+
+    def lost(status: Any) -> None:
+        counters.add(f'lost_{name}', int(status.total_count_change))
+        counters.problem(f'lost_{name}', f'DDS lost {status.total_count} {name} messages on '
+                         f'{topic} before geode_node saw them')
+
+    def incompatible(status: Any) -> None:
+        other = 'best_effort' if cfg.qos_reliability == 'reliable' else 'reliable'
+        counters.problem(f'qos_{name}', f'a publisher on {topic} has QoS incompatible with '
+                         f'ours (qos_reliability={cfg.qos_reliability}); it is not received: '
+                         f'try qos_reliability:={other}')
+
+    return SubscriptionEventCallbacks(message_lost=lost, incompatible_qos=incompatible)

@@ -26,10 +26,14 @@ def test_one_minute_soak_at_30_hz(tmp_path):
     print(json.dumps(r, indent=1))
     assert r['image'] == '640x480' and r['rate_hz'] > 25.0 and r['published'] > 1500
     assert r['queries_timed_out'] == 0
-    # The client asks one question at a time, at most one a second: with queries of
-    # 0.6 s median under 30 Hz 640x480 ingest on 2 cores (issue 15, latency under load),
-    # 25-40 of the 60 seconds' questions were answered in the runs measured here.
-    assert r['queries_ok'] >= 20 and r['fused'] > 0 and r['keyframes'] == 8
+    # One question a second, one at a time: with queries of 0.13-0.17 s median under
+    # 30 Hz 640x480 ingest on 2 cores, 60 of 61 were answered in the runs measured here
+    # (the first comes before any frame). 45 leaves room for a busier CI machine.
+    assert r['queries_ok'] >= 45 and r['fused'] > 0 and r['keyframes'] > 0
+    # Every synchronised set fused or skipped with a reason, but those still queued when
+    # the last status was read (at most ingest_queue, 32).
+    unaccounted = r['synced'] - r['fused'] - r['skipped_or_rejected']['skipped_total']
+    assert 0 <= unaccounted <= 32, r
     assert 0 < r['latency_p50_s'] <= r['latency_p95_s'] <= r['latency_max_s'] < 30
     assert len(r['rss_per_minute_mib']) == 1
     assert r['rss_growth_after_warmup'] <= 0.05 and r['passed']

@@ -164,3 +164,45 @@ def test_pose_between_two_poses_is_interpolated():
     expected = pose_to_matrix([0.25, 0.0, 0.0], yaw_to_quat_xyzw(np.radians(5)))
     assert np.allclose(T, expected, atol=1e-9)
     assert source.ready('map', CAMERA, 1.1) and not source.ready('map', CAMERA, 1.11)
+
+
+def test_a_y_down_world_gives_the_same_scene_as_a_z_up_one(pipeline):
+    """world_up: the same sweep with poses in a y-down tracker world (as 7-Scenes) fills
+    scene memory as the z-up sweep does, so room size and heights agree."""
+    from geode_ros.scene.geometry import axis_vector, invert_transform, rotation_to_z_up
+
+    z_up_to_y_down = invert_transform(rotation_to_z_up(axis_vector('-y')))
+    clouds, areas = [], []
+    for world_up, turn in (('z', np.eye(4)), ('-y', z_up_to_y_down)):
+        p, _ = pipeline(world_up=world_up, pose_wait=5.0)
+        frames = [_frame(k) for k in range(6)]
+        for _, pose, _ in frames:  # the same poses, expressed in that world
+            pose.pose = matrix_to_pose_msg(turn @ _pose_matrix(pose))
+        _feed_images(p, frames)
+        for _, pose, _ in frames:
+            p.on_pose(pose)
+        assert p.worker.wait_idle() and p.counters.snapshot()['fused'] == 6
+        snap = p.engine.snapshot()
+        clouds.append(snap.points)
+        areas.append(p.engine.query('What is the size of this room (in square meters)?').values)
+    (a, b), (za, zb) = clouds, (clouds[0][:, 2], clouds[1][:, 2])
+    assert len(a) == len(b) and np.allclose(np.sort(za), np.sort(zb), atol=1e-4)
+    assert np.allclose(a.min(0), b.min(0), atol=1e-4) and np.allclose(a.max(0), b.max(0),
+                                                                        atol=1e-4)
+    assert areas[0] == pytest.approx(areas[1], rel=1e-6) and areas[0][0] > 1.0
+
+
+def _pose_matrix(pose: PoseStamped) -> np.ndarray:
+    from geode_ros.ros.conversions import pose_msg_to_matrix
+
+    return pose_msg_to_matrix(pose.pose)
+
+
+def test_world_up_must_name_an_axis():
+    from geode_ros.errors import GeodeError
+
+    with pytest.raises(GeodeError, match='up axis must be one of'):
+        NodeConfig(world_up='up')
+    assert NodeConfig().up_alignment() is None
+    R = NodeConfig(world_up='-y').up_alignment()
+    assert np.allclose(R[:3, :3] @ [0.0, -1.0, 0.0], [0.0, 0.0, 1.0])

@@ -144,3 +144,19 @@ def test_label_colour_is_stable_and_from_the_palette():
 def test_no_boxes_still_clears_old_markers():
     arr = boxes_to_markers([], conv.make_header('map', 0.0))
     assert [m.action for m in arr.markers] == [Marker.DELETEALL]
+
+
+def test_markers_are_moved_into_the_header_frame():
+    """T_frame_src: boxes of z-up scene memory drawn in a y-down fixed frame (world_up)."""
+    from geode_ros.scene.geometry import axis_vector, invert_transform, rotation_to_z_up
+
+    to_fixed = invert_transform(rotation_to_z_up(axis_vector('-y')))
+    box = Box3D('chair', np.array([1.0, 2.0, 0.5]), np.array([0.4, 0.4, 1.0]), yaw=0.3)
+    cube, text = boxes_to_markers([box], conv.make_header('map', 0.0),
+                                  T_frame_src=to_fixed).markers[1:]
+    centre = [cube.pose.position.x, cube.pose.position.y, cube.pose.position.z]
+    assert np.allclose(centre, to_fixed[:3, :3] @ box.center, atol=1e-9)
+    R = conv.pose_msg_to_matrix(cube.pose)[:3, :3]
+    assert np.allclose(R @ [0.0, 0.0, 1.0], [0.0, -1.0, 0.0], atol=1e-9)  # box up = -y
+    label = np.array([text.pose.position.x, text.pose.position.y, text.pose.position.z])
+    assert (label - centre)[1] < -0.5  # above the box: along -y in that frame

@@ -123,3 +123,36 @@ def test_tf_pose_source_without_tf2_fails_activate_clearly(make_node):
     assert node.trigger_configure() == OK
     assert node.trigger_activate() == TransitionCallbackReturn.FAILURE
     assert node.trigger_cleanup() == OK and node.engine is None
+
+
+def test_world_up_turns_a_y_down_map_z_up(make_node):
+    """world_up:=-y: the room given in a y-down map is stored z-up and gives the z-up
+    answer; what goes back out is turned into the map again (boxes: see
+    test_markers_are_moved_into_the_header_frame)."""
+    from geode_ros.scene.geometry import (
+        axis_vector,
+        invert_transform,
+        rotation_to_z_up,
+        transform_points,
+    )
+
+    to_y_down = invert_transform(rotation_to_z_up(axis_vector('-y')))
+    replies, clouds = [], []
+    for world_up, T in (('z', np.eye(4)), ('-y', to_y_down)):
+        node = make_node(pose_source='topic', world_up=world_up, **{'topics.points': 'cloud'})
+        assert node.trigger_configure() == OK and node.trigger_activate() == OK
+        xyz = transform_points(T, _room_cloud()).astype(np.float32)
+        node._pipeline.on_points(cloud_to_msg(xyz, None, make_header('map', 5.0)))
+        assert node._pipeline.worker.wait_idle()
+        replies.append(_ask(node))
+        clouds.append(node.engine.snapshot().points)
+        to_fixed = node._scene_to_fixed()
+        assert (to_fixed is None) == (world_up == 'z')
+    z_up, y_down = replies
+    assert z_up.success and y_down.success, (z_up.message, y_down.message)
+    assert y_down.values[0] == pytest.approx(z_up.values[0], rel=1e-4)
+    assert y_down.header.frame_id == 'map' and 14.0 < z_up.values[0] < 26.0
+    (a, b) = clouds
+    assert np.allclose(a.min(0), b.min(0), atol=0.06) and np.allclose(a.max(0), b.max(0),
+                                                                        atol=0.06)
+    assert np.allclose(to_fixed, to_y_down)
