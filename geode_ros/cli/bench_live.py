@@ -199,9 +199,12 @@ def run_rate(pub: _Publisher, msgs: list[dict[str, Any]], rate: float, seconds: 
     n = int(round(rate * seconds))
     t0 = time.perf_counter()
     stamp = stamp0
+    # Forth and back through the frames: the camera path stays continuous, so a pose
+    # interpolated across a lost one is still close (a loop would jump at the seam).
+    order = list(range(len(msgs))) + list(range(len(msgs) - 2, 0, -1))
     for i in range(n):
         stamp = stamp0 + i / rate
-        pub.publish(msgs[i % len(msgs)], stamp)
+        pub.publish(msgs[order[i % len(order)]], stamp)
         delay = t0 + (i + 1) / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)

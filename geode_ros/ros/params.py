@@ -84,11 +84,14 @@ class NodeConfig:
     sync_slop: float = _f(0.015, 'Approximate-time sync: largest stamp spread (s) in one RGB + '
                           'depth + CameraInfo set. Keep it under half the frame period '
                           '(16 ms at 30 Hz), or a lost image pairs with its neighbour.')
-    sync_queue: int = _f(10, 'Approximate-time sync: messages queued per input.')
+    sync_queue: int = _f(30, 'Approximate-time sync: messages queued per input (30: one '
+                         'input may lag the others by a second at 30 Hz on a busy machine).')
     qos_reliability: str = _f('reliable', 'Sensor subscription reliability: reliable (no '
                               'frame lost in transport; needs a reliable publisher, as most '
                               'camera drivers are) or best_effort (for best-effort publishers).')
-    qos_depth: int = _f(10, 'Sensor subscription queue depth (history KEEP_LAST).')
+    qos_depth: int = _f(30, 'Sensor subscription queue depth (history KEEP_LAST): frames DDS '
+                        'holds while the executor is busy; beyond it the oldest is '
+                        'overwritten (counted as lost). 30 = 1 s at 30 Hz.')
     marker_lifetime: float = _f(0.0, 'Lifetime (s) of answer markers; 0 = until replaced.')
     cloud_period: float = _f(2.0, 'Publish the fused cloud on geode/cloud every N s '
                              '(only with subscribers); 0 = never.')
