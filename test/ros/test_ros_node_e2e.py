@@ -96,11 +96,18 @@ class Camera:
         pytest.fail('geode_node never subscribed to the camera topics')
 
     def publish_frame(self, yaw: float, dt: float = 1.0 / 15.0) -> float:
+        """One frame of the test room seen along ``yaw``; returns its stamp."""
+        T = room.camera_pose(yaw)
+        depth = room.render_depth(T)
+        return self.publish_rgbd(T, room.render_rgb(depth), depth,
+                                 (room.FOCAL, room.FOCAL, room.WIDTH / 2, room.HEIGHT / 2), dt)
+
+    def publish_rgbd(self, T: np.ndarray, rgb: np.ndarray, depth: np.ndarray,
+                     fxfycxcy: tuple[float, float, float, float], dt: float = 1.0 / 15.0
+                     ) -> float:
         """Pose (topic or /tf) first, then RGB + depth (16UC1 mm) + CameraInfo with one
         stamp; returns the stamp."""
         self.stamp += dt
-        T = room.camera_pose(yaw)
-        depth = room.render_depth(T)
         header = make_header(CAMERA_FRAME, self.stamp)
         if self.use_tf:
             self.tf_pub.publish(tf_message('map', CAMERA_FRAME, T, self.stamp))
@@ -109,13 +116,13 @@ class Camera:
                                                   pose=matrix_to_pose_msg(T)))
         time.sleep(0.005)  # let the pose land before its images (different callback groups)
         depth_mm = np.where(np.isfinite(depth), np.round(depth * 1000.0), 0).astype(np.uint16)
-        self.pubs['rgb'].publish(Image(header=header, **encode_image(room.render_rgb(depth),
-                                                                     'rgb8')))
+        self.pubs['rgb'].publish(Image(header=header, **encode_image(rgb, 'rgb8')))
         self.pubs['depth'].publish(Image(header=header, **encode_image(depth_mm, '16UC1')))
-        f = room.FOCAL
+        fx, fy, cx, cy = fxfycxcy
+        height, width = depth.shape
         self.pubs['camera_info'].publish(CameraInfo(
-            header=header, width=room.WIDTH, height=room.HEIGHT, distortion_model='plumb_bob',
-            k=[f, 0.0, room.WIDTH / 2, 0.0, f, room.HEIGHT / 2, 0.0, 0.0, 1.0]))
+            header=header, width=width, height=height, distortion_model='plumb_bob',
+            k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]))
         return self.stamp
 
     def call(self, client, request, timeout: float = WAIT):
