@@ -7,6 +7,7 @@ a grounding question must come back as a box and as RViz markers.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import subprocess
 import sys
@@ -27,8 +28,10 @@ MODEL = Path(__file__).resolve().parents[2] / 'models' / 'geode-tiny'
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-@pytest.fixture(scope='module')
-def model_node():
+@contextlib.contextmanager
+def node_with_model():
+    """A geode_node process with the shipped model and a test camera subscribed to its
+    markers: yields (camera, markers received, event set on each MarkerArray)."""
     assert (MODEL / 'manifest.json').is_file(), f'the shipped model is missing: {MODEL}'
     args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args',
             '-p', f'model:={MODEL}', '-p', 'device:=cpu', '-p', 'pose_source:=topic',
@@ -51,6 +54,12 @@ def model_node():
         cam.close()
         interrupt_process(proc)
         print(proc.stdout.read() if proc.stdout else '')
+
+
+@pytest.fixture(scope='module')
+def model_node():
+    with node_with_model() as handles:
+        yield handles
 
 
 def test_model_answers_numbers_and_boxes_with_markers(model_node):

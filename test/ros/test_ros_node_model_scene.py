@@ -9,53 +9,28 @@ it within 2 cm when it was written (``geode-eval`` grounding AP@0.25 84.9 on the
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('geode_ros.srv')
-from test_ros_node_e2e import CAMERA_FRAME, TOPICS, WAIT, Camera  # noqa: E402
-from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+from test_ros_node_e2e import CAMERA_FRAME, WAIT  # noqa: E402
+from test_ros_node_model import node_with_model  # noqa: E402
+from visualization_msgs.msg import Marker  # noqa: E402
 
-from geode_ros.cli.common import interrupt_process  # noqa: E402
 from geode_ros.data.synth import SynthConfig, render_scene  # noqa: E402
 from geode_ros.ros.conversions import pose_msg_to_matrix  # noqa: E402
 
-MODEL = Path(__file__).resolve().parents[2] / 'models' / 'geode-tiny'
 TEST_SEED, SCENE = 200000, 1
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope='module')
 def scene_node():
-    assert (MODEL / 'manifest.json').is_file(), f'the shipped model is missing: {MODEL}'
-    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args',
-            '-p', f'model:={MODEL}', '-p', 'device:=cpu', '-p', 'pose_source:=topic',
-            '-p', 'status_period:=0.25', '-p', 'sync_slop:=0.02', '-p', 'pose_max_age:=0.05']
-    args += [a for key, topic in TOPICS.items() for a in ('-p', f'topics.{key}:={topic}')]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    cam = Camera()
-    markers: list[MarkerArray] = []
-    got = threading.Event()
-
-    def on_markers(msg: MarkerArray) -> None:
-        markers.append(msg)
-        got.set()
-
-    cam.node.create_subscription(MarkerArray, 'geode/markers', on_markers, 10)
-    try:
-        cam.wait_connected()
-        yield cam, markers, got
-    finally:
-        cam.close()
-        interrupt_process(proc)
-        print(proc.stdout.read() if proc.stdout else '')
+    with node_with_model() as handles:  # a node of its own: memory starts empty
+        yield handles
 
 
 def test_held_out_scene_object_found_over_dds(scene_node):
