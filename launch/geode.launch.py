@@ -31,6 +31,8 @@ OVERRIDES = {
     'pose_topic': ('topics.pose', 'PoseStamped topic (pose_source topic).'),
     'pose_source': ('pose_source', 'tf, topic or auto.'),
     'fixed_frame': ('scene.fixed_frame', 'Fixed frame of the scene memory.'),
+    'world_up': ('world_up', 'Up axis of the fixed frame: z (ROS maps), or -y, y, x, -x, -z '
+                             'for a tracker world such as a y-down visual-SLAM map.'),
     'autostart': ('autostart', 'Configure + activate at start: true or false.'),
 }
 BOOLEANS = {'autostart'}
