@@ -101,10 +101,14 @@ def plan_runs(base: TrainConfig, out: Path, steps1: int, steps2: int,
 
 
 def _is_done(cfg: TrainConfig) -> bool:
+    """A finished run with the same config. A field added to TrainConfig since the run
+    was saved counts as its default, so new settings at their defaults keep old runs."""
     run = Path(cfg.out)
     saved = run / 'train_config.json'
-    return ((run / 'model' / 'manifest.json').is_file() and saved.is_file()
-            and json.loads(saved.read_text()) == json.loads(json.dumps(to_dict(cfg))))
+    if not ((run / 'model' / 'manifest.json').is_file() and saved.is_file()):
+        return False
+    then = from_dict(TrainConfig, json.loads(saved.read_text()))
+    return json.loads(json.dumps(to_dict(then))) == json.loads(json.dumps(to_dict(cfg)))
 
 
 def run_ablation(base: TrainConfig, out: str | Path, steps1: int, steps2: int,

@@ -75,3 +75,19 @@ def test_ablation_runs_every_variant_with_equal_budgets(dataset, tmp_path, capsy
     assert '| variant |' in capsys.readouterr().out
     with pytest.raises(SystemExit):  # the ablation sets stages and steps itself
         ablation.main([*argv, '--steps', '3'])
+
+
+def test_a_finished_run_is_reused_when_only_new_default_fields_differ(tmp_path):
+    """A run saved before a TrainConfig field existed is the same run if the field is at
+    its default; any changed value means a new run."""
+    cfg = TrainConfig(out=str(tmp_path / 'run'), steps=7)
+    run = Path(cfg.out)
+    (run / 'model').mkdir(parents=True)
+    (run / 'model' / 'manifest.json').write_text('{}')
+    saved = json.loads(json.dumps(to_dict(cfg)))
+    del saved['scene']['max_range_m']  # as written before input bounds existed
+    (run / 'train_config.json').write_text(json.dumps(saved))
+    assert ablation._is_done(cfg)
+    assert not ablation._is_done(TrainConfig(out=cfg.out, steps=8))
+    cfg.scene.max_range_m = 10.0
+    assert not ablation._is_done(cfg)
