@@ -66,7 +66,7 @@ class NodeConfig:
         0.5, "Python thread switch interval in ms (0 = leave Python's 5 ms). Every torch op "
         'and DDS wait releases the GIL; getting it back from the busy ingest thread takes up '
         'to one interval, so at 5 ms a query of a few hundred ops takes seconds and sensor '
-        'queues overflow (geode-bench soak: p95 5.3 s -> 0.23 s at 0.5 ms).')
+        'queues overflow (geode-bench soak: p95 5.3 s -> 0.2-0.3 s at 0.5 ms).')
     autostart: bool = _f(True, 'Configure and activate on start (standalone runs).')
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     use_rgbd: bool = _f(True, 'Subscribe RGB + depth + CameraInfo (synchronised).')

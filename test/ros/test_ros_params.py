@@ -116,3 +116,12 @@ def test_ros_layer_is_ruff_clean():
     paths = ['geode_ros/ros', 'geode_ros/cli/node.py', 'test/ros', 'launch']
     result = subprocess.run([ruff, 'check', *paths], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_malloc_arenas_are_capped_unless_the_user_chose(monkeypatch):
+    from geode_ros.ros.process import limit_malloc_arenas
+
+    monkeypatch.setenv('MALLOC_ARENA_MAX', '4')
+    assert limit_malloc_arenas() is False  # the user's setting wins
+    monkeypatch.delenv('MALLOC_ARENA_MAX')
+    assert limit_malloc_arenas() is sys.platform.startswith('linux')  # glibc here
