@@ -275,6 +275,7 @@ def run(args: argparse.Namespace) -> dict:
     pub = json.loads((tmp / 'publisher.json').read_text())
     cli = json.loads((tmp / 'client.json').read_text())
     lat = cli.pop('latency_s')
+    p50, p95 = _percentile(lat, 50), _percentile(lat, 95)
     per_minute = [round(next(m for t, m in rss if t >= 60 * k), 1)
                   for k in range(1, int(rss[-1][0] // 60) + 1)] if rss else []
     base = [m for t, m in rss if t >= args.warmup_s]
@@ -286,11 +287,9 @@ def run(args: argparse.Namespace) -> dict:
         'queries_ok': cli['queries_ok'], 'queries_failed': cli['queries_failed'],
         'queries_timed_out': cli['queries_timed_out'],
         'failure_messages': cli['failure_messages'],
-        'latency_p50_s': round(_percentile(lat, 50), 3),
-        'latency_p95_s': round(_percentile(lat, 95), 3),
+        'latency_p50_s': round(p50, 3), 'latency_p95_s': round(p95, 3),
         'latency_max_s': round(max(lat), 3) if lat else None,
-        'latency_p95_over_p50': round(_percentile(lat, 95) / max(_percentile(lat, 50), 1e-9),
-                                      2) if lat else None,
+        'latency_p95_over_p50': round(p95 / max(p50, 1e-9), 2) if lat else None,
         'rss_start_mib': round(rss[0][1], 1) if rss else None,
         'rss_per_minute_mib': per_minute, 'rss_max_mib': round(max(m for _, m in rss), 1),
         'rss_growth_after_warmup': round(growth, 4), 'warmup_s': args.warmup_s,

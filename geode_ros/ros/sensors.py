@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from rclpy.event_handler import SubscriptionEventCallbacks
 
 from geode_ros.errors import GeodeError
 from geode_ros.ros.conversions import cloud_from_msg, header_stamp, rgbd_from_msgs
@@ -149,7 +150,6 @@ class SensorPipeline:
 
 def sensor_events(counters: FrameCounters, name: str, topic: str, cfg: NodeConfig) -> Any:
     """DDS events of a sensor subscription: messages lost in transport, QoS mismatch."""
-    from rclpy.event_handler import SubscriptionEventCallbacks
 
     def lost(status: Any) -> None:
         counters.add(f'lost_{name}', int(status.total_count_change))

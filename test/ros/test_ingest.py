@@ -16,7 +16,11 @@ import ros_room as room  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
-from geode_ros.ros.conversions import make_header, matrix_to_pose_msg  # noqa: E402
+from geode_ros.ros.conversions import (  # noqa: E402
+    make_header,
+    matrix_to_pose_msg,
+    pose_msg_to_matrix,
+)
 from geode_ros.ros.ingest import FrameCounters, IngestWorker, Pending, SkipFrame  # noqa: E402
 from geode_ros.ros.params import NodeConfig  # noqa: E402
 from geode_ros.ros.sensors import SensorPipeline  # noqa: E402
@@ -177,7 +181,7 @@ def test_a_y_down_world_gives_the_same_scene_as_a_z_up_one(pipeline):
         p, _ = pipeline(world_up=world_up, pose_wait=5.0)
         frames = [_frame(k) for k in range(6)]
         for _, pose, _ in frames:  # the same poses, expressed in that world
-            pose.pose = matrix_to_pose_msg(turn @ _pose_matrix(pose))
+            pose.pose = matrix_to_pose_msg(turn @ pose_msg_to_matrix(pose.pose))
         _feed_images(p, frames)
         for _, pose, _ in frames:
             p.on_pose(pose)
@@ -194,12 +198,6 @@ def test_a_y_down_world_gives_the_same_scene_as_a_z_up_one(pipeline):
     assert np.allclose(np.percentile(a[:, 2], quantiles), np.percentile(b[:, 2], quantiles),
                        atol=voxel)
     assert areas[0] == pytest.approx(areas[1], rel=1e-2) and areas[0][0] > 1.0
-
-
-def _pose_matrix(pose: PoseStamped) -> np.ndarray:
-    from geode_ros.ros.conversions import pose_msg_to_matrix
-
-    return pose_msg_to_matrix(pose.pose)
 
 
 def test_world_up_must_name_an_axis():
