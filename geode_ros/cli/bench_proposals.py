@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from geode_ros.data.boxgeom import box_iou_3d, points_in_box
+    from geode_ros.scene.boxgeom import box_iou_3d, points_in_box
     from geode_ros.scene.proposals import ProposalConfig, propose_objects
     from geode_ros.scene.types import Box3D
     from geode_ros.train.scenes import replay_scene, scene_objects

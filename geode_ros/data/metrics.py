@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.data.boxgeom import box_iou_3d
 from geode_ros.data.qa import (
     BOX_TYPES,
     CHOICE_TYPES,
@@ -30,6 +29,7 @@ from geode_ros.data.qa import (
     is_absent_grounding,
     option_text,
 )
+from geode_ros.scene.boxgeom import box_iou_3d
 from geode_ros.scene.types import Box3D
 
 MRA_THRESHOLDS = np.round(np.arange(0.50, 0.951, 0.05), 2)  # 10 thresholds

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.data import boxgeom
 from geode_ros.data.qa import QUESTION_TYPES, QARecord, format_options, option_letter
+from geode_ros.scene import boxgeom
 from geode_ros.scene.types import Box3D
 
 ROUTE_NOTE = ("(Note: for each [please fill in], choose either 'turn back,' 'turn left,' "

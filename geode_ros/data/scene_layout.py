@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geode_ros.data import boxgeom
+from geode_ros.scene import boxgeom
 from geode_ros.scene.types import Box3D
 
 RGB = tuple[float, float, float]

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from geode_ros.data import boxgeom
 from geode_ros.data.qa import grounding_label
 from geode_ros.model.drh import render_box, render_value
 from geode_ros.model.objects import Detection
 from geode_ros.model.prompt import split_options
+from geode_ros.scene import boxgeom
 
 BACK_DEG = 135.0  # "to my back" when the turn is at least this (VSI-Bench's wording)
 

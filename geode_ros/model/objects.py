@@ -27,9 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from geode_ros.data import boxgeom
 from geode_ros.model.config import DRMConfig, ObjectConfig
 from geode_ros.model.point_encoder import FourierPE
+from geode_ros.scene import boxgeom
 from geode_ros.scene.proposals import Proposals
 from geode_ros.scene.types import Box3D
 

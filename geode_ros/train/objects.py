@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from geode_ros.data.boxgeom import box_iou_3d
 from geode_ros.data.qa import QARecord
 from geode_ros.model.batch import prepare_batch
 from geode_ros.model.objects import object_loss
+from geode_ros.scene.boxgeom import box_iou_3d
 from geode_ros.scene.types import Box3D
 from geode_ros.train.scenes import SceneStore, scene_objects
 

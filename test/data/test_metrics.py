@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geode_ros.data.boxgeom import box_iou_3d, clip_polygon, footprint, polygon_area
 from geode_ros.data.metrics import (
     MRA_THRESHOLDS,
     aggregate,
@@ -19,6 +18,7 @@ from geode_ros.data.metrics import (
     score_record,
 )
 from geode_ros.data.qa import QARecord
+from geode_ros.scene.boxgeom import box_iou_3d, clip_polygon, footprint, polygon_area
 from geode_ros.scene.types import Answer, Box3D
 
 

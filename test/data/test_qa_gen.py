@@ -7,11 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from geode_ros.data import boxgeom
 from geode_ros.data.qa import CHOICE_TYPES, QUESTION_TYPES, QARecord, load_qa, save_qa
 from geode_ros.data.qa_gen import SceneGT, generate_qa
 from geode_ros.data.scene_layout import generate_layout
 from geode_ros.errors import GeodeError
+from geode_ros.scene import boxgeom
 from geode_ros.scene.types import Box3D
 
 TEMPLATES = {

@@ -14,12 +14,12 @@ import pytest
 pytest.importorskip('open3d')
 
 from geode_ros.cli.synth import main  # noqa: E402
-from geode_ros.data import boxgeom  # noqa: E402
 from geode_ros.data.frames import FramesFolder  # noqa: E402
 from geode_ros.data.qa import QUESTION_TYPES, load_qa  # noqa: E402
 from geode_ros.data.scene_layout import CATALOGUE, CLASSES, generate_layout  # noqa: E402
 from geode_ros.data.synth import SynthConfig, generate_dataset, render_scene  # noqa: E402
 from geode_ros.errors import GeodeError  # noqa: E402
+from geode_ros.scene import boxgeom  # noqa: E402
 from geode_ros.scene.types import Box3D  # noqa: E402
 from geode_ros.version import __version__  # noqa: E402
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 from room_clouds import room_cloud
 
-from geode_ros.data.boxgeom import box_iou_3d
 from geode_ros.model.config import ObjectConfig
 from geode_ros.model.objects import (
     Detection,
@@ -19,6 +18,7 @@ from geode_ros.model.objects import (
     merge_detections,
     object_loss,
 )
+from geode_ros.scene.boxgeom import box_iou_3d
 from geode_ros.scene.proposals import propose_objects
 from geode_ros.scene.types import Box3D
 from geode_ros.train.objects import average_precision, detection_ap
