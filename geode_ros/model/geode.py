@@ -372,6 +372,12 @@ class GeodeModel(nn.Module):
         batch = prepare_batch(self, [sample], stage=2, train=False, seed=0).to(self.device)
         return self.detect(batch)[0]
 
+    def detections(self, snapshot: SceneSnapshot) -> list[Box3D]:
+        """The detections of a snapshot as boxes (SceneReasoner; a detections topic)."""
+        if not (self.config.objects.enabled and self.config.use_drm) or not len(snapshot.points):
+            return []
+        return [d.as_box3d() for d in self.detect_scene(snapshot)]
+
     def answer(self, question: str, snapshot: SceneSnapshot) -> Answer:
         """Answer one question about a scene snapshot (SceneReasoner)."""
         from geode_ros.model.prompt import classify_question

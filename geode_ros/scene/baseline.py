@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from geode_ros.errors import GeodeError
-from geode_ros.scene.types import Answer, RGBDFrame, SceneSnapshot
+from geode_ros.scene.types import Answer, Box3D, RGBDFrame, SceneSnapshot
 
 _ROOM = re.compile(r'\b(room|rooms|space)\b', re.IGNORECASE)
 _SIZE = re.compile(r'\b(size|area|big|large|square|footprint)\b', re.IGNORECASE)
@@ -63,6 +63,10 @@ class GeometricBaseline:
     def encode_keyframe(self, frame: RGBDFrame) -> Any:
         """No vision features: geometry only."""
         return None
+
+    def detections(self, snapshot: SceneSnapshot) -> list[Box3D]:
+        """No detector: geometry alone names no objects."""
+        return []
 
     def answer(self, question: str, snapshot: SceneSnapshot) -> Answer:
         """Room floor area for room-size questions, else GeodeError."""

@@ -22,6 +22,7 @@ from geode_ros.scene.geometry import check_pose, transform_points
 from geode_ros.scene.keyframes import FusedCloud, KeyframeBuffer
 from geode_ros.scene.types import (
     Answer,
+    Box3D,
     CameraIntrinsics,
     Keyframe,
     RGBDFrame,
@@ -193,6 +194,16 @@ class SpatialQueryEngine:
             self._queries += 1
             self._last_query_s = t3 - t0
         return answer
+
+    def detections(self) -> list[Box3D]:
+        """The reasoner's object detections in the current memory (fixed frame), for a
+        detections topic; empty when memory is empty or the reasoner detects nothing."""
+        with self._lock:
+            if len(self._cloud) == 0:
+                return []
+            snap, _ = self._snapshot_locked()
+            reasoner = self._reasoner
+        return list(reasoner.detections(snap))
 
     # ------------------------------------------------------------ management
     def set_reasoner(self, reasoner: SceneReasoner | None) -> None:

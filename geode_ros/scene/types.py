@@ -139,3 +139,7 @@ class SceneReasoner(Protocol):
     def answer(self, question: str, snapshot: SceneSnapshot) -> Answer:
         """Answer ``question`` about ``snapshot``; raise GeodeError on bad input."""
         ...
+
+    def detections(self, snapshot: SceneSnapshot) -> list[Box3D]:
+        """The objects detected in ``snapshot`` (label, score, box); [] without a detector."""
+        ...

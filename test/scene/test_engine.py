@@ -123,3 +123,11 @@ def test_config_validation():
         SpatialQueryEngine(SceneConfig(voxel_size_m=0))
     with pytest.raises(GeodeError, match='min_depth_m'):
         SceneConfig(min_depth_m=5, max_depth_m=1).validate()
+
+
+def test_detections_empty_without_detector(room_frames):
+    eng = SpatialQueryEngine(SceneConfig(depth_stride=4))
+    assert eng.detections() == []  # empty memory
+    for f in room_frames[:3]:
+        eng.ingest_frame(f)
+    assert eng.detections() == []  # the geometric baseline names no objects
