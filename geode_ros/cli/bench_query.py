@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> dict:
     from geode_ros.cli.common import load_reasoner
     from geode_ros.data.frames import FramesFolder
     from geode_ros.data.qa import load_qa
-    from geode_ros.scene.engine import SpatialQueryEngine
+    from geode_ros.query.engine import SpatialQueryEngine
     from geode_ros.train.scenes import question_with_options
 
     root = Path(args.scene)

@@ -34,6 +34,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from geode_ros.errors import GeodeError
+from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.ros.conversions import (
     check_answer_fits,
     cloud_to_msg,
@@ -50,7 +51,6 @@ from geode_ros.ros.process import limit_malloc_arenas
 from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
 from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline, sensor_events
 from geode_ros.ros.tf import make_pose_source
-from geode_ros.scene.engine import SpatialQueryEngine
 from geode_ros.scene.geometry import invert_transform, transform_points
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE

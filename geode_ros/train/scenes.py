@@ -19,8 +19,8 @@ from geode_ros.data.qa import QARecord
 from geode_ros.errors import GeodeError
 from geode_ros.model.batch import GeodeSample, KeyframeFeatures
 from geode_ros.model.objects import assign_targets
+from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.scene.config import SceneConfig
-from geode_ros.scene.engine import SpatialQueryEngine
 from geode_ros.scene.proposals import Proposals, first_seen, propose_objects
 from geode_ros.scene.types import Box3D, SceneSnapshot
 
