@@ -30,8 +30,10 @@ SHORTHAND = {'hw': 'how', 'wat': 'what', 'wht': 'what', 'whr': 'where', 'wer': '
              'whats': 'what is', 'wheres': 'where is', 'hows': 'how is', 'theres': 'there is',
              'thats': 'that is', 'im': 'i am', 'dont': 'do not', 'cant': 'can not',
              'neer': 'near', 'b4': 'before', 'bout': 'about', 'n': 'and'}
-_PREP = [(r'\bright (now|here|there|away)\b', r'\1'), (r'\ball right\b', 'ok'),(r'm²', ' m2'), (r'ft²', ' ft2'), (r'²', '2'), (r'(\d)\s*(m2|ft2|cm|mm|m|ft)\b', r'\1 \2'),
-         (r'\bsq\.', 'sq'), (r'(\d)\s*"', r'\1 in'), (r'(\d),(\d{3})', r'\1\2')]
+_PREP = [(r'\bright (now|here|there|away)\b', r'\1'), (r'\ball right\b', 'ok'),
+         (r'm²', ' m2'), (r'ft²', ' ft2'), (r'²', '2'),
+         (r'(\d)\s*(m2|ft2|cm|mm|m|ft)\b', r'\1 \2'), (r'\bsq\.', 'sq'),
+         (r'(\d)\s*"', r'\1 in'), (r'(\d),(\d{3})', r'\1\2')]
 
 _OPTION_LINE = re.compile(r'^\s*([A-Z])[.)]\s+(.+?)\s*$')
 SHORT_WORD = 4  # up to this length a keyword typo must be a missing, extra or swapped letter
