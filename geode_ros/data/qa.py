@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,9 +95,9 @@ class QARecord:
             raise GeodeError(f'a {self.type} record needs options')
         if self.box is not None:
             _check_box(self.box)
-        if self.type in BOX_TYPES and self.box is None and not grounding_label(self.question):
-            raise GeodeError(f'a {self.type} record needs a box (or must ask "Where is the '
-                             'X?" about an absent object)')
+        if self.type in BOX_TYPES and self.box is None and not self.answer.strip():
+            raise GeodeError(f'a {self.type} record needs a box, or (about an absent object) '
+                             'an answer saying it is not there')
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,15 +120,6 @@ class QARecord:
         if kwargs.get('rationale') is None:
             kwargs['rationale'] = ''
         return cls(**kwargs)
-
-
-_WHERE = re.compile(r'where is (?:the |a |an )?([\w\s-]+?)\?', re.IGNORECASE)
-
-
-def grounding_label(question: str) -> str:
-    """The object a grounding question asks about ('Where is the mug?' -> 'mug'); ''."""
-    m = _WHERE.search(question)
-    return m.group(1).strip().lower() if m else ''
 
 
 def is_absent_grounding(record: QARecord) -> bool:

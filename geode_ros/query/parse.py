@@ -31,6 +31,9 @@ SHORTHAND = {'hw': 'how', 'wat': 'what', 'wht': 'what', 'whr': 'where', 'wer': '
              'thats': 'that is', 'im': 'i am', 'dont': 'do not', 'cant': 'can not',
              'neer': 'near', 'b4': 'before', 'bout': 'about', 'n': 'and'}
 _PREP = [(r'\bright (now|here|there|away)\b', r'\1'), (r'\ball right\b', 'ok'),
+         # "give its 3D bounding box" asks for a location, not about a box
+         (r'\b(3 ?d |three[- ]d(imensional)? )?(bounding[- ]box(es)?|bbox(es)?)\b', ' bbox '),
+         (r'\b3 ?d box(es)?\b', ' bbox '),
          (r'm²', ' m2'), (r'ft²', ' ft2'), (r'²', '2'),
          (r'(\d)\s*(m2|ft2|cm|mm|m|ft)\b', r'\1 \2'), (r'\bsq\.', 'sq'),
          (r'(\d)\s*"', r'\1 in'), (r'(\d),(\d{3})', r'\1\2')]
@@ -177,7 +180,7 @@ EXISTS = _r(r'^(is|are) there\b|\b(is|are) there (a|an|any|some)\b|\b(do|can|did
             r'\bany( \w+){1,3} (here|in|around|nearby|about)\b|\bexists?\b|\bgot any\b|'
             r'\bis there\b')
 WHERE = _r(r'\b(where|find|locate|location|located|position|show me|point (me )?(to|at|out)|'
-           r'spot|look for|search|whereabouts|bounding box|3d box|box of)\b')
+           r'spot|look for|search|whereabouts|bbox)\b')
 
 
 _SLOT_BEFORE = _DET | {'many', 'count', 'no', 'all', 'of', 'his', 'her', 'their'}

@@ -33,11 +33,12 @@ EXAMPLES = ('"where is the mug?", "how many chairs are there?", "how far is the 
 
 
 def understand(question: str | Program, lexicon: Lexicon,
-               write_program: ProgramWriter | None = None) -> Program:
-    """The Program a question means; QueryError (cannot_parse / unknown_category)."""
+               write_program: ProgramWriter | None = None, use_rules: bool = True) -> Program:
+    """The Program a question means; QueryError (cannot_parse / unknown_category).
+    ``use_rules=False`` leaves it to ``write_program`` alone (to measure the VLM)."""
     if isinstance(question, Program):
         return question.validate()
-    program = parse_rules(question, lexicon)
+    program = parse_rules(question, lexicon) if use_rules else None
     if program is None and write_program is not None:
         program = write_program(question)
     if program is None:

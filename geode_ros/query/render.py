@@ -50,9 +50,11 @@ class _Writer:
         s = o.size
         return f'{self.at(o)}, {s[0]:.2f} x {s[1]:.2f} x {s[2]:.2f} m'
 
-    def missing(self) -> str:
+    def missing(self, capital: bool = True) -> str:
+        """'No sofa and no tv found in this scene'."""
         names = self.r.detail.get('missing') or self.r.program.labels or ['object']
-        return _join([f'no {n}' for n in names]).capitalize() + ' found in this scene'
+        text = _join([f'no {n}' for n in names]) + ' found in this scene'
+        return text[0].upper() + text[1:] if capital else text
 
     def value(self, i: int = 0) -> str:
         return quantity(self.r.values[i], self.r.units[i])
@@ -161,7 +163,7 @@ def render(result: Result, T_target_src: np.ndarray | None = None, target_frame:
     if result.status == ESTIMATED:
         text = result.detail.get('estimate_text') or (
             quantity(result.values[0], result.units[0]) if result.values else '')
-        return f'{w.missing()}; estimated without seeing it: {text}'
+        return f'{text} (estimated: {w.missing(capital=False)})'
     if result.status == NOT_FOUND and kind not in ('count', 'exists', 'list', 'last_seen'):
         return w.missing() + '.'
     text = WRITERS[kind](w)

@@ -50,3 +50,41 @@ def match_template(question: str, s: str, words: list[str], lexicon: Lexicon
         return (Program('appearance_order', named, options=options).validate()
                 if len(named) >= 2 else None)
     return None
+
+
+def vsi_question(program: Program) -> str:
+    """The program asked in VSI-Bench's own words (what a model trained on the benchmark's
+    templates reads best), with its listed options on their own lines; '' for a kind the
+    benchmark does not have."""
+    n = program.labels
+    route_note = ("(Note: for each [please fill in], choose either 'turn back,' 'turn left,' "
+                  "or 'turn right.')")
+    text = {
+        'count': lambda: f'How many {n[0]}(s) are in this room?',
+        'distance': lambda: ('Measuring from the closest point of each object, what is the '
+                             f'direct distance between the {n[0]} and the {n[1]} (in meters)?'),
+        'size': lambda: ('What is the length of the longest dimension (length, width, or '
+                         f'height) of the {n[0]}, measured in centimeters?'),
+        'room_area': lambda: ('What is the size of this room (in square meters)? If multiple '
+                              'rooms are shown, estimate the size of the combined space.'),
+        'where': lambda: f'Where is the {n[0]}? Give its 3D bounding box.',
+        'rel_distance': lambda: ('Measuring from the closest point of each object, which of '
+                                 f'these objects ({", ".join(n[:-1])}) is the '
+                                 f'{program.extreme} to the {n[-1]}?'),
+        'rel_direction': lambda: (f'If I am standing by the {n[0]} and facing the {n[1]}, is '
+                                  f'the {n[2]} to my left, right, or back? An object is to my '
+                                  'back if I would have to turn at least 135 degrees in order '
+                                  'to face it.'),
+        'route': lambda: (f'You are a robot beginning at the {n[0]} facing the {n[1]}. You '
+                          f'want to navigate to the {n[-1]}. You will perform the following '
+                          f'actions {route_note}: ' + ' '.join(
+                              f'{2 * i + 1}. [please fill in] {2 * i + 2}. Go forward until '
+                              f'the {stop}.' for i, stop in enumerate(n[2:]))
+                          + ' You have reached the final destination.'),
+        'appearance_order': lambda: ('What will be the first-time appearance order of the '
+                                     f'following categories in the video: {", ".join(n)}?'),
+    }.get(program.kind)
+    if text is None or (program.kind == 'distance' and program.reference):
+        return ''
+    options = ''.join(f'\n{le}. {t}' for le, t in program.options)
+    return text() + options

@@ -22,7 +22,7 @@ see seen saw spotted notice noticed observe observed last when recently latest t
 left right behind ahead front direction directions way bearing relative facing heading side
 exist exists existing there have has contain contains containing any
 within radius surrounding surrounds neighbour neighbor neighbours neighbors
-which what whats
+which what whats bbox
 """.split())
 
 FUNCTION_WORDS: frozenset[str] = frozenset("""

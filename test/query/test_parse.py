@@ -19,6 +19,7 @@ from geode_ros.query.program import (
     parse_program_text,
     program_pattern,
 )
+from geode_ros.query.vsi_templates import vsi_question
 
 CLASSES = ('bed', 'book', 'bottle', 'box', 'cabinet', 'chair', 'door', 'lamp', 'monitor', 'mug',
            'plant', 'refrigerator', 'shelf', 'sofa', 'table', 'trash can', 'tv')
@@ -88,7 +89,11 @@ VSI = [
 
 @pytest.mark.parametrize('question, program', VSI)
 def test_vsi_bench_templates(lex, question, program):
-    assert parse_rules(question, lex).text == program
+    parsed = parse_rules(question, lex)
+    assert parsed.text == program
+    # the benchmark wording the LLM is asked in reads back as the same program
+    again = parse_rules(vsi_question(parsed), lex)
+    assert again.key() == parsed.key() and again.options == parsed.options
 
 
 @pytest.mark.parametrize('question, name', [
