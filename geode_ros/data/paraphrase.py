@@ -144,7 +144,9 @@ def phrase(kind: str, labels: list[str], rng: np.random.Generator, robot: bool =
         text = text.replace('{' + slot + '_pl}', plur).replace('{' + slot + '}', sing)
         args.append(ObjectArg(label, sing))
     reference = ROBOT if (robot or kind in ('nearest', 'direction')) else ''
-    return text, Program(kind, tuple(args), reference, unit, radius).validate()
+    dimension = 'height' if kind == 'size' and 'tall' in template else ''
+    return text, Program(kind, tuple(args), reference, unit, radius,
+                         dimension=dimension).validate()
 
 
 def random_phrasing(rng: np.random.Generator, classes: tuple[str, ...]

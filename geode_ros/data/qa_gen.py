@@ -21,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.data.qa import QUESTION_TYPES, QARecord, format_options, option_letter
+from geode_ros.data.qa import (
+    QUESTION_TYPES,
+    ROBOT_TYPES,
+    QARecord,
+    format_options,
+    option_letter,
+)
 from geode_ros.scene import boxgeom
 from geode_ros.scene.types import Box3D
 
@@ -332,11 +338,11 @@ GENERATORS: dict[str, Callable[[SceneGT, np.random.Generator], QARecord | None]]
     'obj_appearance_order': q_appearance_order,
     'grounding_3d': q_grounding,
 }
-assert set(GENERATORS) == set(QUESTION_TYPES)
+assert set(GENERATORS) == set(QUESTION_TYPES) - set(ROBOT_TYPES)
 
 
 def generate_qa(meta: dict[str, Any], rng: np.random.Generator, n: int,
-                types: tuple[str, ...] = QUESTION_TYPES, tries: int = 30) -> list[QARecord]:
+                types: tuple[str, ...] = tuple(GENERATORS), tries: int = 30) -> list[QARecord]:
     """Up to ``n`` distinct QA records, balanced across ``types`` (round robin)."""
     gt = SceneGT(meta)
     out: list[QARecord] = []

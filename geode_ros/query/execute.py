@@ -189,8 +189,8 @@ def _distance_kind(run: _Run) -> None:
 def _size(run: _Run) -> None:
     got = run.found(run.p.labels)
     if got:
-        dims = sorted(got[0].size.tolist(), reverse=True)
-        value, unit = run.length(dims[0])
+        size = got[0].size
+        value, unit = run.length(size[2] if run.p.dimension == 'height' else float(size.max()))
         run.result.values, run.result.units, run.result.used = [value], [unit], got
         run.result.detail['dims_m'] = got[0].size.tolist()
 

@@ -113,6 +113,7 @@ class Program:
     unit: str = ''  # '' = the kind's default (m, m2; cm for VSI-Bench sizes)
     radius_m: float | None = None  # 'near': how far counts as near
     extreme: str = 'closest'  # 'rel_distance': closest or farthest
+    dimension: str = ''  # 'size': '' (the longest side) or 'height'
     options: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     source: str = field(default='rules', compare=False)  # rules, vlm or structured
 
@@ -122,7 +123,8 @@ class Program:
         labels = tuple(self.labels)
         if self.kind == 'distance':
             labels = tuple(sorted(labels))
-        return (self.kind, labels, self.reference, self.unit, self.radius_m, self.extreme)
+        return (self.kind, labels, self.reference, self.unit, self.radius_m, self.extreme,
+                self.dimension)
 
     @property
     def labels(self) -> list[str]:
@@ -146,6 +148,8 @@ class Program:
         if self.reference == ROBOT and self.spec.robot == 'optional':
             args.insert(0, ROBOT)
         keys = []
+        if self.dimension:
+            keys.append(f'dim={self.dimension}')
         if self.unit:
             keys.append(f'unit={self.unit}')
         if self.radius_m is not None:
@@ -160,7 +164,8 @@ class Program:
     def to_dict(self) -> dict:
         return {'kind': self.kind, 'objects': self.labels,
                 'words': [o.words for o in self.objects], 'reference': self.reference,
-                'unit': self.unit, 'radius_m': self.radius_m, 'source': self.source,
+                'unit': self.unit, 'radius_m': self.radius_m, 'dimension': self.dimension,
+                'source': self.source,
                 'program': self.text}
 
     def validate(self) -> Program:
@@ -195,6 +200,9 @@ class Program:
             raise QueryError(CANNOT_PARSE, f'unit {self.unit!r} does not fit a {self.kind} '
                                            f'query (use one of {", ".join(allowed) or "none"})',
                              self)
+        if self.dimension not in ('', 'height') or (self.dimension and self.kind != 'size'):
+            raise QueryError(CANNOT_PARSE, f'dimension must be empty or height (size only), '
+                                           f'got {self.dimension!r}', self)
         if self.radius_m is not None and not (math.isfinite(self.radius_m)
                                               and self.radius_m > 0):
             raise QueryError(CANNOT_PARSE, f'radius must be a positive distance, got '
@@ -226,7 +234,8 @@ def program_pattern(classes: tuple[str, ...]) -> str:
     area = '|'.join(AREA_UNITS)
     lu = f'(?:; unit=(?:{length}))?'
     alts = [f'count\\({cls}\\)', f'where\\({cls}\\)', f'exists\\({cls}\\)', 'list\\(\\)',
-            f'distance\\((?:{cls}|robot), {cls}{lu}\\)', f'size\\({cls}{lu}\\)',
+            f'distance\\((?:{cls}|robot), {cls}{lu}\\)',
+            f'size\\({cls}(?:; dim=height(?:, unit=(?:{length}))?|{lu})\\)',
             f'room_area\\((?:unit=(?:{area}))?\\)',
             f'nearest\\((?:{cls}(?:, {cls})?{lu}|(?:unit=(?:{length}))?)\\)',
             f'near\\({cls}(?:; radius=[0-9](?:\\.[0-9])?)?\\)', f'direction\\({cls}\\)',
@@ -249,11 +258,13 @@ def parse_program_text(text: str, resolve) -> Program:
         reference, args = ROBOT, args[1:]
     elif kind == 'direction' or (kind == 'nearest' and len(args) < 2):
         reference = ROBOT
-    unit, radius = '', None
+    unit, radius, dimension = '', None, ''
     for item in keys:
         key, _, value = item.partition('=')
         if key.strip() == 'unit':
             unit = value.strip()
+        elif key.strip() == 'dim':
+            dimension = value.strip()
         elif key.strip() == 'radius':
             try:
                 radius = float(value)
@@ -262,4 +273,4 @@ def parse_program_text(text: str, resolve) -> Program:
         else:
             raise QueryError(CANNOT_PARSE, f'unknown program key {key.strip()!r} in {text!r}')
     objects = tuple(resolve(a) for a in args)
-    return Program(kind, objects, reference, unit, radius).validate()
+    return Program(kind, objects, reference, unit, radius, dimension=dimension).validate()

@@ -99,6 +99,8 @@ def _distance(w: _Writer) -> str:
 
 def _size(w: _Writer) -> str:
     o = w.r.used[0]
+    if w.r.program.dimension == 'height':
+        return f'The {o.label} is {w.value()} tall.'
     dims = ' x '.join(f'{d:.2f}' for d in w.r.detail['dims_m'])
     return f'The {o.label} measures {dims} m; its longest side is {w.value()}.'
 

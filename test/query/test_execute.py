@@ -89,7 +89,7 @@ def test_robot_kinds(memory):
     assert r.detail['side'] == 'left' and 0 < r.values[0] < 90
     assert render(r).startswith('The sofa is to your left (')
     r = ask('is the tv on my left or my right?', memory)
-    assert r.detail['side'] == 'ahead'  # 1.4 m ahead, 0.8 m to the right: 30 deg
+    assert r.detail['side'] == 'ahead'  # 2 m ahead, 0.8 m to the right: 22 deg
     r = ask('when did you last see the mug?', memory)
     assert r.values == [15.0] and r.detail['age_s'] == pytest.approx(1.0)
     memory.robot = None
