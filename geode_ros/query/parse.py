@@ -266,7 +266,8 @@ def parse_rules(question: str, lexicon: Lexicon) -> Program | None:
     if not objs and (AREA.search(s) or SIZE.search(s)) and ROOMISH.search(s):
         return Program('room_area', unit=_area(unit))
     if SIZE.search(s) and (got := need(1)):
-        tall = bool(re.search(r'\b(tall|taller|high|higher|height)\b', s))
+        tall = bool(re.search(r'\b(tall|taller|high|higher|height)\b', s)) and not re.search(
+            r'\b(longest|biggest|largest|dimensions)\b', s)
         return Program('size', got, unit=_length(unit), dimension='height' if tall else '')
     if LIST.search(s) and not objs and not slot_unknown:
         return Program('list')
