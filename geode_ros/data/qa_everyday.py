@@ -28,7 +28,7 @@ from geode_ros.data.qa_gen import SceneGT
 from geode_ros.data.scene_layout import CLASSES
 from geode_ros.query.config import QueryConfig
 from geode_ros.query.execute import side_of
-from geode_ros.query.program import Program, convert_area, convert_length
+from geode_ros.query.program import ROBOT, Program, convert_area, convert_length
 from geode_ros.scene import boxgeom
 
 SIDE_MARGIN_DEG = 10.0
@@ -79,143 +79,113 @@ def _absent(gt: EverydayGT) -> list[str]:
     return [c for c in gt.all_labels if c not in gt.by_label]
 
 
-def e_count(gt: EverydayGT, rng) -> QARecord | None:
-    absent = _absent(gt)
-    if absent and rng.random() < 0.3:
-        label = str(rng.choice(absent))
-    elif gt.seen_labels:
-        label = str(rng.choice(gt.seen_labels))
-    else:
+def record_for(gt: EverydayGT, program: Program, text: str) -> QARecord | None:
+    """The ground-truth record of ``program`` (asked as ``text``) in this scene; None when
+    it has no clear answer here: an object that must be unique is not, or the answer sits
+    on a decision boundary (module docstring)."""
+    kind, labels = program.kind, program.labels
+
+    def unique(label: str):
+        objs = gt.by_label.get(label, [])
+        return objs[0] if len(objs) == 1 and label in gt.seen_labels else None
+
+    if kind == 'count':
+        n = len(gt.by_label.get(labels[0], []))
+        return _record(gt, 'object_count', text, program, str(n), float(n))
+    if kind == 'exists':
+        present = labels[0] in gt.by_label
+        return _record(gt, 'object_exists', text, program, 'yes' if present else 'no',
+                       float(present))
+    if kind == 'list':
+        return _record(gt, 'object_list', text, program, ', '.join(gt.seen_labels))
+    if kind == 'room_area':
+        value = convert_area(float(gt.room[0] * gt.room[1]), program.unit)
+        return _record(gt, 'room_size_estimation', text, program, f'{value:.1f}',
+                       round(value, 4))
+    if kind == 'where' and labels[0] not in gt.by_label:
+        return _record(gt, 'grounding_3d', text, program,
+                       f'There is no {labels[0]} in this scene.')
+    if kind == 'nearest':
+        return _nearest(gt, program, text)
+    objs = [unique(label) for label in labels]
+    if not objs or any(o is None for o in objs):
         return None
-    n = len(gt.by_label.get(label, []))
-    text, prog = phrase('count', [label], rng)
-    return _record(gt, 'object_count', text, prog, str(n), float(n))
+    if kind == 'where':
+        return _record(gt, 'grounding_3d', text, program, objs[0].label, box=_box(objs[0]))
+    if kind == 'size':
+        size = objs[0].box.size
+        value = convert_length(float(size[2] if program.dimension == 'height'
+                                     else np.max(size)), program.unit)
+        return _record(gt, 'object_size_estimation', text, program, f'{value:.2f}',
+                       round(value, 4))
+    if kind == 'distance' and program.reference != ROBOT:
+        d = boxgeom.box_distance(objs[0].box, objs[1].box)[0]
+        value = convert_length(d, program.unit)
+        return None if d < 0.1 else _record(gt, 'object_abs_distance', text, program,
+                                            f'{value:.2f}', round(value, 4))
+    if gt.robot is not None and kind == 'distance':
+        d = gt.from_robot(objs[0].box)
+        value = convert_length(d, program.unit)
+        return None if d < 0.1 else _record(gt, 'robot_distance', text, program,
+                                            f'{value:.2f}', round(value, 4))
+    if gt.robot is not None and kind == 'direction':
+        angle, cfg = gt.bearing(objs[0].box), QueryConfig()
+        edge = min(abs(abs(angle) - cfg.ahead_deg), abs(abs(angle) - cfg.behind_deg))
+        return None if edge < SIDE_MARGIN_DEG else _record(
+            gt, 'robot_direction', text, program, side_of(angle, cfg), round(angle, 2))
+    if kind == 'near':
+        return _near(gt, program, text, objs[0])
+    if kind == 'last_seen' and objs[0].id in gt.last_frame:
+        stamp = gt.last_frame[objs[0].id] / gt.fps
+        return _record(gt, 'last_seen', text, program, f'{stamp:.2f}', round(stamp, 4))
+    return None
 
 
-def e_where(gt: EverydayGT, rng) -> QARecord | None:
-    absent = _absent(gt)
-    if absent and rng.random() < 0.3:
-        label = str(rng.choice(absent))
-        text, prog = phrase('where', [label], rng)
-        return _record(gt, 'grounding_3d', text, prog, f'There is no {label} in this scene.')
-    if not gt.unique:
+def _nearest(gt: EverydayGT, program: Program, text: str) -> QARecord | None:
+    if gt.robot is None or program.reference != ROBOT or not program.objects:
         return None
-    o = gt.one(str(rng.choice(gt.unique)))
-    text, prog = phrase('where', [o.label], rng)
-    return _record(gt, 'grounding_3d', text, prog, o.label, box=_box(o))
-
-
-def e_exists(gt: EverydayGT, rng) -> QARecord | None:
-    absent = _absent(gt)
-    present = rng.random() < 0.5 or not absent
-    pool = gt.seen_labels if present else absent
-    if not pool:
+    label = program.labels[0]
+    ranked = sorted(gt.by_label.get(label, []), key=lambda o: gt.from_robot(o.box))
+    if not ranked or label not in gt.seen_labels or (len(ranked) > 1 and (
+            gt.from_robot(ranked[1].box) - gt.from_robot(ranked[0].box) < NEAREST_MARGIN_M)):
         return None
-    label = str(rng.choice(pool))
-    text, prog = phrase('exists', [label], rng)
-    return _record(gt, 'object_exists', text, prog, 'yes' if present else 'no',
-                   float(present))
+    return _record(gt, 'nearest_object', text, program, label, box=_box(ranked[0]))
 
 
-def e_list(gt: EverydayGT, rng) -> QARecord | None:
-    if not gt.seen_labels:
-        return None
-    text, prog = phrase('list', [], rng)
-    return _record(gt, 'object_list', text, prog, ', '.join(gt.seen_labels))
-
-
-def e_distance(gt: EverydayGT, rng) -> QARecord | None:
-    if len(gt.unique) < 2:
-        return None
-    a, b = (gt.one(str(k)) for k in rng.choice(gt.unique, size=2, replace=False))
-    d = boxgeom.box_distance(a.box, b.box)[0]
-    if d < 0.1:
-        return None
-    text, prog = phrase('distance', [a.label, b.label], rng)
-    value = convert_length(d, prog.unit)
-    return _record(gt, 'object_abs_distance', text, prog, f'{value:.2f}', round(value, 4))
-
-
-def e_size(gt: EverydayGT, rng) -> QARecord | None:
-    if not gt.unique:
-        return None
-    o = gt.one(str(rng.choice(gt.unique)))
-    text, prog = phrase('size', [o.label], rng)
-    metres = float(o.box.size[2] if prog.dimension == 'height' else np.max(o.box.size))
-    value = convert_length(metres, prog.unit)
-    return _record(gt, 'object_size_estimation', text, prog, f'{value:.2f}', round(value, 4))
-
-
-def e_room(gt: EverydayGT, rng) -> QARecord | None:
-    text, prog = phrase('room_area', [], rng)
-    value = convert_area(float(gt.room[0] * gt.room[1]), prog.unit)
-    return _record(gt, 'room_size_estimation', text, prog, f'{value:.1f}', round(value, 4))
-
-
-def e_robot_distance(gt: EverydayGT, rng) -> QARecord | None:
-    if gt.robot is None or not gt.unique:
-        return None
-    o = gt.one(str(rng.choice(gt.unique)))
-    d = gt.from_robot(o.box)
-    if d < 0.1:
-        return None
-    text, prog = phrase('distance', [o.label], rng, robot=True)
-    value = convert_length(d, prog.unit)
-    return _record(gt, 'robot_distance', text, prog, f'{value:.2f}', round(value, 4))
-
-
-def e_direction(gt: EverydayGT, rng) -> QARecord | None:
-    if gt.robot is None or not gt.unique:
-        return None
-    o = gt.one(str(rng.choice(gt.unique)))
-    angle, cfg = gt.bearing(o.box), QueryConfig()
-    if min(abs(abs(angle) - cfg.ahead_deg), abs(abs(angle) - cfg.behind_deg)) < SIDE_MARGIN_DEG:
-        return None
-    text, prog = phrase('direction', [o.label], rng)
-    return _record(gt, 'robot_direction', text, prog, side_of(angle, cfg), round(angle, 2))
-
-
-def e_nearest(gt: EverydayGT, rng) -> QARecord | None:
-    if gt.robot is None or not gt.seen_labels:
-        return None
-    label = str(rng.choice(gt.seen_labels))
-    ranked = sorted(gt.by_label[label], key=lambda o: gt.from_robot(o.box))
-    if len(ranked) > 1 and (gt.from_robot(ranked[1].box) - gt.from_robot(ranked[0].box)
-                            < NEAREST_MARGIN_M):
-        return None
-    text, prog = phrase('nearest', [label], rng)
-    return _record(gt, 'nearest_object', text, prog, label, box=_box(ranked[0]))
-
-
-def e_near(gt: EverydayGT, rng) -> QARecord | None:
-    if not gt.unique:
-        return None
-    anchor = gt.one(str(rng.choice(gt.unique)))
-    text, prog = phrase('near', [anchor.label], rng)
-    radius = prog.radius_m or QueryConfig().near_radius_m
+def _near(gt: EverydayGT, program: Program, text: str, anchor) -> QARecord | None:
+    radius = program.radius_m or QueryConfig().near_radius_m
     dists = [(boxgeom.box_distance(anchor.box, o.box)[0], o.label) for o in gt.objects
              if o is not anchor and o.first_seen is not None]
     if any(abs(d - radius) < NEAR_MARGIN_M for d, _ in dists):
         return None
     near = sorted({label for d, label in dists if d <= radius})
-    return _record(gt, 'objects_near', text, prog, ', '.join(near), radius)
+    return _record(gt, 'objects_near', text, program, ', '.join(near), radius)
 
 
-def e_last_seen(gt: EverydayGT, rng) -> QARecord | None:
-    seen = [k for k in gt.unique if gt.one(k).id in gt.last_frame]
-    if not seen:
-        return None
-    o = gt.one(str(rng.choice(seen)))
-    stamp = gt.last_frame[o.id] / gt.fps
-    text, prog = phrase('last_seen', [o.label], rng)
-    return _record(gt, 'last_seen', text, prog, f'{stamp:.2f}', round(stamp, 4))
+def _ask(kind: str, robot: bool = False, absent_share: float = 0.0, n: int = 1):
+    """A generator of one everyday question of ``kind`` about ``n`` random seen classes (or,
+    with ``absent_share``, sometimes a class that is not in the room)."""
+    def make(gt: EverydayGT, rng: np.random.Generator) -> QARecord | None:
+        absent = _absent(gt)
+        if n == 1 and absent and rng.random() < absent_share:
+            labels = [str(rng.choice(absent))]
+        elif n and len(gt.seen_labels) >= n:
+            labels = [str(c) for c in rng.choice(gt.seen_labels, size=n, replace=False)]
+        elif n:
+            return None
+        else:
+            labels = []
+        text, program = phrase(kind, labels, rng, robot)
+        return record_for(gt, program, text)
+    return make
 
 
 EVERYDAY: dict[str, Callable[[EverydayGT, np.random.Generator], QARecord | None]] = {
-    'count': e_count, 'where': e_where, 'exists': e_exists, 'list': e_list,
-    'distance': e_distance, 'size': e_size, 'room_area': e_room,
-    'robot_distance': e_robot_distance, 'direction': e_direction, 'nearest': e_nearest,
-    'near': e_near, 'last_seen': e_last_seen,
+    'count': _ask('count', absent_share=0.3), 'where': _ask('where', absent_share=0.3),
+    'exists': _ask('exists', absent_share=0.5), 'list': _ask('list', n=0),
+    'distance': _ask('distance', n=2), 'size': _ask('size'), 'room_area': _ask('room_area', n=0),
+    'robot_distance': _ask('distance', robot=True), 'direction': _ask('direction'),
+    'nearest': _ask('nearest'), 'near': _ask('near'), 'last_seen': _ask('last_seen'),
 }
 
 
