@@ -90,8 +90,9 @@ def test_answer_text_follows_the_boxes_into_target_frame():
 
 
 def test_refusals_carry_status_and_what_was_understood():
-    from geode_ros.query.program import CANNOT_PARSE, Program, QueryError
     from geode_ros.srv import SpatialQuery
+
+    from geode_ros.query.program import CANNOT_PARSE, Program, QueryError
 
     err = QueryError(CANNOT_PARSE, 'a count query takes 1 object(s), got 0', Program('count'))
     r = fail_query_response(SpatialQuery.Response(), str(err), 'odom', err)
