@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from geode_ros.query.lexicon import SYNONYMS, plural
-from geode_ros.query.program import ROBOT, ObjectArg, Program
+from geode_ros.query.program import NONE, ROBOT, ObjectArg, Program
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     'count': (
@@ -107,6 +107,17 @@ UNIT_PHRASES = {'m': (' in meters', ' in metres', ' in m'), 'cm': (' in centimet
                 'ft': (' in feet', ' in ft'), 'in': (' in inches',), 'mm': (' in millimeters',),
                 'm2': (' in square meters', ' in m2', ' in sq m'),
                 'ft2': (' in square feet', ' in sq ft')}
+# Requests that are no question about the scene: the VLM learns to write none() for them.
+NOT_QUERIES: tuple[str, ...] = (
+    'Good morning!', 'Thank you.', 'Who are you?', 'What can you do?', 'Play some music.',
+    'What day is it today?', 'How are you doing?', 'Turn off the lights.', 'Set a timer for '
+    'ten minutes.', 'What is two plus two?', 'Write me a poem about cats.', 'Hello robot',
+    'What is the capital of France?', 'Order a pizza.', 'Are you happy?', 'Never mind.',
+    'Stop.', 'Tell me something interesting.', 'Translate hello into Spanish.',
+    'What time is it?', 'Remind me to call mom.', 'Who won the game last night?',
+    'How old are you?', 'Explain quantum physics.', 'Recite the alphabet.', 'ok thanks',
+    'What is your name?', 'Can you dance?', 'Open the garage.', 'Is it going to rain?')
+NONE_SHARE = 0.08  # share of program-writing samples that are no query
 RADII = {'one meter': 1.0, 'two meters': 2.0, '1.5 m': 1.5, 'half a meter': 0.5, '1 m': 1.0}
 UNIT_SHARE = 0.3  # share of questions (of kinds with units) that ask for one
 
@@ -159,3 +170,13 @@ def random_phrasing(rng: np.random.Generator, classes: tuple[str, ...]
         need = 1
     labels = [str(c) for c in rng.choice(classes, size=need, replace=False)]
     return phrase(kind, labels, rng, robot)
+
+
+def random_training_pair(rng: np.random.Generator, classes: tuple[str, ...]
+                         ) -> tuple[str, str]:
+    """(question, program text) for program-writing training; sometimes a request that is
+    no question about the scene, whose program is ``none()``."""
+    if rng.random() < NONE_SHARE:
+        return str(rng.choice(NOT_QUERIES)), f'{NONE}()'
+    question, program = random_phrasing(rng, classes)
+    return question, program.text

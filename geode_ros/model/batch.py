@@ -217,7 +217,7 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         lab = [-100] * len(ids)
         if train:
             box = [*s.box.center, *s.box.size, s.box.yaw] if s.box is not None else None
-            target = s.rationale if stage == 1 else answer_target(
+            target = s.rationale if stage == 1 and qtype != PROGRAM else answer_target(
                 qtype, s.answer, s.value, box, cfg.numeric_output, s.question, cfg.choice_answer)
             if not target:
                 raise GeodeError(f'stage-{stage} sample has no target: {s.question!r}')

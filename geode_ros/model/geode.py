@@ -443,6 +443,7 @@ class GeodeModel(nn.Module):
         """The detections of a snapshot as boxes (SceneReasoner; a detections topic)."""
         return [o.as_box3d() for o in self.scene_memory(snapshot).objects]
 
+    @torch.no_grad()
     def answer(self, question, snapshot: SceneSnapshot) -> Answer:
         """Answer one question (text or a query Program) about a snapshot (SceneReasoner):
         the program runs over the snapshot's object memory; the LLM runs only to write a
@@ -468,6 +469,7 @@ class GeodeModel(nn.Module):
             timings.update(gen.timings)
         return to_answer(result, timings)
 
+    @torch.no_grad()
     def _llm_reading(self, program, snapshot: SceneSnapshot):
         """The LLM + DRH's own answer of a program's question (for an estimate), asked in
         the benchmark's wording it was trained on."""

@@ -102,7 +102,8 @@ def program_system(instruction: str, classes: tuple[str, ...], grammar: bool) ->
             '\nExamples: "how far is the couch from the telly in feet" -> '
             'distance(sofa, tv; unit=ft); "any cups here?" -> exists(mug); "how big is this '
             'place" -> room_area(); "what is the closest seat to me" -> nearest(chair); '
-            '"what is in here" -> list()')
+            '"what is in here" -> list(); a request that is no question about the room -> '
+            'none()')
 
 
 def build_prompt(tokenizer, template_image: str, expand_image, question: str,

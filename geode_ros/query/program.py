@@ -29,6 +29,7 @@ ANSWERED = (OK, NOT_FOUND, AMBIGUOUS, ESTIMATED)
 REFUSED = (UNKNOWN_CATEGORY, CANNOT_PARSE, NO_DETECTOR, NO_POSE)
 
 ROBOT = 'robot'
+NONE = 'none'  # what a VLM writes for a question that is no query about the scene
 # metres per unit
 LENGTH_UNITS: dict[str, float] = {'m': 1.0, 'cm': 0.01, 'mm': 0.001, 'ft': 0.3048, 'in': 0.0254}
 # square metres per unit
@@ -239,7 +240,7 @@ def program_pattern(classes: tuple[str, ...]) -> str:
             f'room_area\\((?:unit=(?:{area}))?\\)',
             f'nearest\\((?:{cls}(?:, {cls})?{lu}|(?:unit=(?:{length}))?)\\)',
             f'near\\({cls}(?:; radius=[0-9](?:\\.[0-9])?)?\\)', f'direction\\({cls}\\)',
-            f'last_seen\\({cls}\\)']
+            f'last_seen\\({cls}\\)', f'{NONE}\\(\\)']
     return '(?:' + '|'.join(alts) + ')'
 
 
@@ -249,6 +250,8 @@ def parse_program_text(text: str, resolve) -> Program:
     m = _CALL.match(text or '')
     if not m:
         raise QueryError(CANNOT_PARSE, f'not a query program: {text!r}')
+    if m.group(1) == NONE:
+        raise QueryError(CANNOT_PARSE, 'not a question about the scene')
     kind, inner = m.group(1), m.group(2)
     items = [x.strip() for x in re.split(r'[;,]', inner) if x.strip()]
     args = [x for x in items if '=' not in x]
