@@ -33,7 +33,7 @@ from geode_ros.scene import boxgeom
 
 SIDE_MARGIN_DEG = 10.0
 NEAREST_MARGIN_M = 0.3
-NEAR_MARGIN_M = 0.2
+NEAR_MARGIN_M = 0.1
 STYLE = 'everyday'
 
 

@@ -37,8 +37,8 @@ def _stamp(index: float, stamps: list[float]) -> float:
 
 def memory_of(detections: list[Detection], classes: tuple[str, ...], room_area: float,
               keyframe_stamps: list[float], sensor_pose: np.ndarray | None,
-              forward_axis: int = 2, stamp: float = 0.0, frame_id: str = 'map'
-              ) -> ObjectMemory:
+              forward_axis: int = 2, stamp: float = 0.0, frame_id: str = 'map',
+              confident_score: float = 0.0) -> ObjectMemory:
     """The ObjectMemory of one scene's detections (keyframe indices become stamps)."""
     objects = [MemoryObject(d.label, float(d.score), np.asarray(d.box, np.float64),
                             float(d.first_seen), _stamp(d.first_seen, keyframe_stamps),
@@ -46,7 +46,7 @@ def memory_of(detections: list[Detection], classes: tuple[str, ...], room_area: 
     robot = (RobotPose.from_matrix(sensor_pose, forward_axis, stamp)
              if sensor_pose is not None else None)
     return ObjectMemory(objects, tuple(classes), float(room_area), robot, float(stamp),
-                        frame_id)
+                        frame_id, confident_score=confident_score)
 
 
 def can_estimate(program: Program, result: Result) -> bool:

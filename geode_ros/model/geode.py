@@ -118,8 +118,7 @@ class GeodeModel(nn.Module):
         from geode_ros.query.config import QueryConfig
 
         # how programs run (a runtime setting: the node maps its query.* parameters here)
-        self.query_config = QueryConfig(confident_score=float(
-            getattr(config.objects, 'confident_score', 0.0)))
+        self.query_config = QueryConfig()
 
     @classmethod
     def from_vlm(cls, path_or_name: str, config: GeodeConfig | None = None) -> GeodeModel:
@@ -327,7 +326,8 @@ class GeodeModel(nn.Module):
                 memory = memory_of(dets[i], self.config.objects.classes, float(areas[i]),
                                    s.keyframe_stamps if s else [],
                                    s.sensor_pose if s else None,
-                                   s.sensor_forward_axis if s else 2)
+                                   s.sensor_forward_axis if s else 2,
+                                   confident_score=self.confident_score)
                 result = execute(program, memory, self.query_config)
             except QueryError as exc:
                 g.extras['error'] = exc
@@ -407,7 +407,14 @@ class GeodeModel(nn.Module):
             area = props.room_area
         stamps = [kf.frame.stamp for kf in snapshot.keyframes]
         return memory_of(dets, self.config.objects.classes, area, stamps, snapshot.sensor_pose,
-                         snapshot.sensor_forward_axis, snapshot.stamp, snapshot.frame_id)
+                         snapshot.sensor_forward_axis, snapshot.stamp, snapshot.frame_id,
+                         self.confident_score)
+
+    @property
+    def confident_score(self) -> float:
+        """Detections scored below this are uncertain, and answers built on them say so
+        (``objects.confident_score``, chosen on validation data; 0 when not set)."""
+        return float(getattr(self.config.objects, 'confident_score', 0.0))
 
     @property
     def lexicon(self):

@@ -23,11 +23,6 @@ class QueryConfig:
         'help': 'several detections of a class asked about as one ("the chair"): one whose '
                 'score beats every other by this margin is the referent; otherwise the '
                 'answer is about the one nearest the robot, and says so'})
-    confident_score: float = field(default=0.0, metadata={
-        'help': 'answers built from a detection scored below this say it is uncertain '
-                "(default: the model's objects.confident_score)"})
-    max_question_chars: int = field(default=2000, metadata={
-        'help': 'longest question accepted (characters)'})
 
     def validate(self) -> QueryConfig:
         if self.near_radius_m <= 0:
@@ -35,8 +30,7 @@ class QueryConfig:
         if not 0 < self.ahead_deg < self.behind_deg <= 180:
             raise GeodeError('query angles must satisfy 0 < ahead_deg < behind_deg <= 180, got '
                              f'{self.ahead_deg}, {self.behind_deg}')
-        if not 0 <= self.ambiguity_margin <= 1 or not 0 <= self.confident_score <= 1:
-            raise GeodeError('ambiguity_margin and confident_score must be within [0, 1]')
-        if self.max_question_chars < 1:
-            raise GeodeError(f'max_question_chars must be >= 1, got {self.max_question_chars}')
+        if not 0 <= self.ambiguity_margin <= 1:
+            raise GeodeError(f'ambiguity_margin must be within [0, 1], got '
+                             f'{self.ambiguity_margin}')
         return self

@@ -135,7 +135,7 @@ def execute(program: Program, memory: ObjectMemory, config: QueryConfig | None =
     run = _Run(program.validate(), memory, config)
     KIND_RUNNERS[program.kind](run)
     r = run.result
-    unsure = sorted({round(o.score, 2) for o in r.used if o.score < config.confident_score})
+    unsure = sorted({round(o.score, 2) for o in r.used if o.score < memory.confident_score})
     r.low_confidence = bool(unsure)
     if unsure:
         r.detail['uncertain_scores'] = unsure

@@ -87,8 +87,8 @@ def singular_guess(word: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-case word and number tokens; "chair(s)" reads as 'chairs', "TV's" as 'tv'."""
-    text = text.lower().replace('(s)', 's').replace('’', "'")
+    """Lower-case word and number tokens; "box(s)" reads as 'box', "TV's" as 'tv'."""
+    text = text.lower().replace('(s)', '').replace('(es)', '').replace('’', "'")
     return TOKEN.findall(re.sub(r"'s\b", '', text))
 
 

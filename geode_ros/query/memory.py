@@ -74,6 +74,7 @@ class ObjectMemory:
     stamp: float = 0.0
     frame_id: str = 'map'
     has_detector: bool = True  # False: nothing can be said about objects (no model)
+    confident_score: float = 0.0  # the detector's: below it a detection is uncertain
 
     def of(self, label: str) -> list[MemoryObject]:
         """The detections of one class, most confident first."""

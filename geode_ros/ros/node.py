@@ -137,6 +137,7 @@ class GeodeNode(LifecycleNode):
             if model is not None and hasattr(model.config, 'objects'):
                 model.config.objects.proposal_refresh_s = cfg.proposal_refresh
             self.engine = SpatialQueryEngine(cfg.scene, reasoner=model)
+            self.engine.reasoner.query_config = cfg.query  # how programs run (query.*)
         except Exception as exc:  # a bad parameter or checkpoint: stay unconfigured
             self.get_logger().error(f'configure failed: {exc}')
             self.engine = None

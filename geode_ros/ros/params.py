@@ -21,6 +21,7 @@ import numpy as np
 
 from geode_ros.config import from_dict, unflatten
 from geode_ros.errors import GeodeError
+from geode_ros.query.config import QueryConfig
 from geode_ros.scene.config import SceneConfig
 from geode_ros.scene.geometry import axis_vector, rotation_to_z_up
 
@@ -103,6 +104,7 @@ class NodeConfig:
                           '(images often arrive before their TF).')
     max_question_chars: int = _f(2000, 'Longest question (characters) the service accepts; '
                                  'longer ones are refused without being processed.')
+    query: QueryConfig = field(default_factory=QueryConfig)
     # A live node fuses every frame into the voxel map (keyframes still feed the model);
     # it falls back to keyframes only while it is behind the camera.
     scene: SceneConfig = field(default_factory=lambda: SceneConfig(fuse_all_frames=True))
@@ -126,6 +128,8 @@ class NodeConfig:
             raise GeodeError(f'pose_wait must be >= 0 s, got {self.pose_wait}')
         if isinstance(self.scene, SceneConfig):
             self.scene.validate()
+        if isinstance(self.query, QueryConfig):
+            self.query.validate()
         if not self.use_rgbd and not self.topics.points:
             raise GeodeError('no input: set use_rgbd true or topics.points to a PointCloud2 topic')
 

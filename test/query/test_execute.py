@@ -110,9 +110,10 @@ def test_near_and_size(memory):
 
 
 def test_low_confidence_is_said(memory):
-    r = ask('where is the mug', memory, confident_score=0.5)
+    memory.confident_score = 0.5
+    r = ask('where is the mug', memory)
     assert r.low_confidence and render(r).endswith('(uncertain: detection score 0.30)')
-    assert not ask('where is the sofa', memory, confident_score=0.5).low_confidence
+    assert not ask('where is the sofa', memory).low_confidence
 
 
 def test_choices(memory):

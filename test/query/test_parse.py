@@ -63,6 +63,7 @@ def test_everyday_phrasings(lex, question, program):
 
 VSI = [
     ('How many chair(s) are in this room?', 'count(chair)'),
+    ('How many box(s) are in this room?', 'count(box)'),
     ('Measuring from the closest point of each object, what is the direct distance between '
      'the sofa and the lamp (in meters)?', 'distance(sofa, lamp; unit=m)'),
     ('What is the length of the longest dimension (length, width, or height) of the table, '
