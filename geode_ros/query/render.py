@@ -166,7 +166,7 @@ def render(result: Result, T_target_src: np.ndarray | None = None, target_frame:
         text = result.detail.get('estimate_text') or (
             quantity(result.values[0], result.units[0]) if result.values else '')
         return f'{text} (estimated: {w.missing(capital=False)})'
-    if result.status == NOT_FOUND and kind not in ('count', 'exists', 'list', 'last_seen'):
+    if result.status == NOT_FOUND and kind not in ('count', 'exists', 'list'):
         return w.missing() + '.'
     text = WRITERS[kind](w)
     if result.status == AMBIGUOUS and kind not in ('where',):

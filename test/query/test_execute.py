@@ -140,3 +140,12 @@ def test_no_detector_refuses_object_kinds():
         ask('how many chairs are there', memory)
     assert err.value.status == NO_DETECTOR
     assert ask('how big is the room', memory).values == [20.0]
+
+
+def test_every_kind_renders_when_its_object_is_missing(memory):
+    """A missing object never breaks the writer, whatever the kind."""
+    for q in ('where is the door', 'when did you last see the door', 'how big is the door',
+              'how far am I from the door', 'what is near the door', 'is the door on my left',
+              'what is the nearest door', 'how far is the door from the tv'):
+        r = ask(q, memory)
+        assert r.status == NOT_FOUND and 'No door found' in render(r), q

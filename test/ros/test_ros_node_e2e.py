@@ -132,9 +132,10 @@ class Camera:
         assert done.wait(timeout), f'no reply to {request}'
         return future.result()
 
-    def query(self, question: str, target_frame: str = ''):
-        return self.call(self.client, SpatialQuery.Request(question=question,
-                                                           target_frame=target_frame))
+    def query(self, question: str, target_frame: str = '', **fields):
+        """Ask over DDS: a question, or (question empty) the structured ``fields``."""
+        return self.call(self.client, SpatialQuery.Request(
+            question=question, target_frame=target_frame, **fields))
 
     def wait_status(self, predicate, timeout: float = WAIT) -> dict:
         deadline = time.monotonic() + timeout

@@ -70,10 +70,14 @@ def test_model_answers_numbers_and_boxes_with_markers(model_node):
         time.sleep(0.05)
     cam.wait_status(lambda s: s['node']['last_stamp'] >= last - 0.2 and s['keyframes'] >= 5)
 
+    # the test room is empty: nothing is detected, so a count is 0 (never a guess) and
+    # agrees with where and exists
     count = cam.query('How many chair(s) are in this room?')
-    assert count.success, count.message
-    assert len(count.values) == 1 and math.isfinite(count.values[0]) and count.values[0] > 0
-    assert count.answer.strip()
+    assert count.success and count.status == 'ok', count.message
+    assert list(count.values) == [0.0] and list(count.units) == ['count']
+    assert count.answer == 'I see no chairs.' and count.program == 'count(chair)'
+    exists = cam.query('', kind='exists', objects=['chair'])  # the structured form
+    assert exists.success and list(exists.values) == [0.0] and exists.kind == 'exists'
 
     got.clear()
     # the test room is empty: a grounding question is answered "not found" with no box,
@@ -87,3 +91,4 @@ def test_model_answers_numbers_and_boxes_with_markers(model_node):
 
     bad = cam.query('Tell me a joke about robots.')
     assert not bad.success and 'cannot parse the question' in bad.message
+    assert bad.status == 'cannot_parse'
