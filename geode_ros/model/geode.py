@@ -484,8 +484,14 @@ class GeodeModel(nn.Module):
 
         feats = [kf.features if isinstance(kf.features, KeyframeFeatures)
                  else self.encode_keyframe(kf.frame) for kf in snapshot.keyframes]
-        sample = GeodeSample(vsi_question(program), snapshot.points, snapshot.colors,
-                             feats, qtype=program.qtype, program=program)
+        props = (self.scene_proposals(snapshot) if self.config.objects.enabled
+                 and self.config.use_drm and len(snapshot.points) else None)
+        sample = GeodeSample(vsi_question(program), snapshot.points, snapshot.colors, feats,
+                             qtype=program.qtype, program=program, proposals=props)
         batch = prepare_batch(self, [sample], stage=2, train=False, seed=0).to(self.device)
+        t0 = time.perf_counter()
         spatio = self.spatio_embeddings(batch)
-        return greedy_generate(self, batch, self.config.max_new_tokens, spatio=spatio)[0]
+        gen = greedy_generate(self, batch, self.config.max_new_tokens, spatio=spatio)[0]
+        gen.timings['drm'] = time.perf_counter() - t0 - sum(
+            gen.timings.get(k, 0.0) for k in ('prefill', 'decode', 'option_scoring'))
+        return gen
