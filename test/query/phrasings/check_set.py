@@ -55,6 +55,7 @@ CONTRACTIONS = {
     'fars': 'far is', 'bigs': 'big is', 'longs': 'long is', 'ways': 'way is',
 }  # fmt: skip
 SPLITS = {'dev': 'd', 'heldout': 'h'}
+ID_PREFIX = {**SPLITS, 'dev2': 'e'}  # dev2.jsonl is checked by check_dev2.py
 
 
 def fold(text: str) -> str:
@@ -130,8 +131,8 @@ def check_record(rec: dict, split: str, class_names: set[str], unknown: set[str]
     if errors:
         return errors
     kind, tpl, objects, ref, unit = (rec[k] for k in REQUIRED[1:])
-    if not re.fullmatch(SPLITS[split] + r'-\d{4}', str(rec['id'])):
-        errors.append(f'{where}: id should look like {SPLITS[split]}-0001')
+    if not re.fullmatch(ID_PREFIX[split] + r'-\d{4}', str(rec['id'])):
+        errors.append(f'{where}: id should look like {ID_PREFIX[split]}-0001')
     if not isinstance(tpl, str) or not tpl or tpl != tpl.strip() or '  ' in tpl:
         errors.append(f'{where}: template empty or badly spaced: {tpl!r}')
         return errors
