@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     default_set = repo_root() / 'test' / 'query' / 'phrasings'
     parser.add_argument('--set', default=str(default_set), help='phrasing set directory')
-    parser.add_argument('--split', default='dev', choices=('dev', 'heldout'),
-                        help='which half to read (report on heldout; develop on dev)')
+    parser.add_argument('--split', default='dev', choices=('dev', 'dev2', 'heldout'),
+                        help='which set to read (report on heldout; develop on dev, dev2)')
     parser.add_argument('--model', default='',
                         help='GEODE model (adds the VLM readers and its class list); empty: '
                              'rules alone over the 17 synthetic classes')
@@ -139,13 +139,13 @@ def answer_rates(args, model, templates, names) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     from geode_ros.cli.common import load_reasoner
-    from geode_ros.data.phrasings import instantiate, load_names, load_templates
+    from geode_ros.data.phrasings import NAMES_FILE, instantiate, load_names, load_templates
     from geode_ros.data.scene_layout import CLASSES
     from geode_ros.query.lexicon import Lexicon
 
     folder = Path(args.set)
     templates = load_templates(folder / f'{args.split}.jsonl')
-    names = load_names(folder / 'names.json', args.split)
+    names = load_names(folder / NAMES_FILE[args.split], args.split)
     model = load_reasoner(args.model, args.device, args.dtype, args.quantization) \
         if args.model else None
     saved_vlm = model.config.programs.enabled if model is not None else False

@@ -19,7 +19,8 @@ import numpy as np
 
 from geode_ros.errors import GeodeError
 
-SPLITS = ('dev', 'heldout')
+SPLITS = ('dev', 'dev2', 'heldout')
+NAMES_FILE = {'dev': 'names.json', 'dev2': 'names2.json', 'heldout': 'names.json'}
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,12 @@ def load_templates(path: str | Path) -> list[dict]:
 
 
 def load_names(path: str | Path, split: str) -> dict[str, list[tuple[str, str]]]:
-    """Per class, the (singular, plural) names of one split of ``names.json``."""
+    """Per class, the (singular, plural) names of one split of ``names.json`` (or of a
+    names file with one list per class, ``names2.json``)."""
     if split not in SPLITS:
         raise GeodeError(f'split must be one of {SPLITS}, got {split!r}')
     data = json.loads(Path(path).read_text())
-    return {cls: list(zip(v[split]['singular'], v[split]['plural']))
+    return {cls: list(zip(*(v.get(split, v)[k] for k in ('singular', 'plural'))))
             for cls, v in data['classes'].items()}
 
 
