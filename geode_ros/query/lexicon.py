@@ -20,31 +20,37 @@ from rapidfuzz.distance import OSA
 from geode_ros.query.program import UNKNOWN_CATEGORY, ObjectArg, QueryError
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    'bed': ('double bed', 'single bed', 'twin bed', 'bunk bed', 'king bed', 'queen bed'),
-    'book': ('novel', 'paperback', 'hardback', 'textbook', 'notebook'),
+    'bed': ('double bed', 'single bed', 'twin bed', 'bunk bed', 'king bed', 'queen bed',
+            'king size bed', 'queen size bed', 'daybed', 'day bed', 'crib', 'cot', 'futon'),
+    'book': ('novel', 'paperback', 'hardback', 'hardcover', 'textbook', 'notebook', 'cookbook',
+             'storybook', 'picture book', 'guidebook'),
     'bottle': ('water bottle', 'wine bottle', 'flask', 'jug'),
-    'box': ('carton', 'cardboard box', 'crate', 'package', 'parcel', 'storage box'),
-    'cabinet': ('cupboard', 'dresser', 'chest of drawers', 'drawers', 'wardrobe',
-                'sideboard', 'nightstand', 'night stand', 'bedside table', 'filing cabinet',
-                'file cabinet', 'kitchen cabinet', 'closet', 'armoire', 'credenza'),
+    'box': ('carton', 'cardboard box', 'crate', 'package', 'parcel', 'storage box', 'shoebox',
+            'shoe box'),
+    'cabinet': ('cupboard', 'dresser', 'chest of drawers', 'drawers', 'wardrobe', 'locker',
+                'sideboard', 'nightstand', 'night stand', 'filing cabinet', 'file cabinet',
+                'kitchen cabinet', 'closet', 'armoire', 'credenza', 'cabinets'),
     'chair': ('seat', 'stool', 'armchair', 'office chair', 'dining chair', 'desk chair',
-              'recliner', 'rocking chair'),
+              'recliner', 'rocking chair', 'high chair', 'highchair'),
     'door': ('doorway', 'entrance', 'exit', 'front door', 'back door'),
     'lamp': ('light', 'floor lamp', 'table lamp', 'desk lamp', 'standing lamp', 'lampshade',
-             'reading lamp', 'light fixture'),
+             'reading lamp', 'light fixture', 'bedside lamp'),
     'monitor': ('screen', 'computer screen', 'computer monitor', 'display', 'pc monitor'),
     'mug': ('cup', 'coffee cup', 'coffee mug', 'tea cup', 'teacup', 'tea mug', 'beaker'),
     'plant': ('houseplant', 'house plant', 'potted plant', 'pot plant', 'plant pot',
-              'flower pot', 'flowerpot', 'flowers', 'succulent', 'fern'),
+              'flower pot', 'flowerpot', 'flowers', 'succulent', 'fern', 'bonsai', 'cactus',
+              'orchid'),
     'refrigerator': ('fridge', 'refrigerator freezer', 'fridge freezer', 'icebox', 'freezer'),
     'shelf': ('shelving', 'shelving unit', 'bookshelf', 'bookshelves', 'bookcase', 'book shelf',
               'book case', 'rack', 'shelf unit', 'wall shelf'),
-    'sofa': ('couch', 'settee', 'loveseat', 'love seat', 'sectional', 'divan', 'chesterfield'),
+    'sofa': ('couch', 'settee', 'loveseat', 'love seat', 'sectional', 'divan', 'chesterfield',
+             'davenport'),
     'table': ('desk', 'dining table', 'coffee table', 'side table', 'end table',
-              'kitchen table', 'writing desk', 'work table', 'workbench'),
+              'kitchen table', 'writing desk', 'work table', 'workbench', 'bedside table'),
     'trash can': ('trashcan', 'trash bin', 'bin', 'garbage can', 'garbage bin', 'rubbish bin',
                   'waste bin', 'wastebin', 'wastebasket', 'waste basket', 'dustbin',
-                  'recycling bin', 'litter bin', 'trash'),
+                  'recycling bin', 'litter bin', 'trash', 'waste paper basket',
+                  'wastepaper basket', 'garbage', 'rubbish'),
     'tv': ('television', 'television set', 'tv set', 'telly', 'flat screen', 'flatscreen',
            'tv screen', 'smart tv'),
 }
@@ -195,6 +201,10 @@ class Lexicon:
             best = process.extractOne(' '.join(words), self._names, scorer=fuzz.ratio,
                                       score_cutoff=RESOLVE_SCORE)
             hit = self._forms[tuple(best[0].split())] if best else None
+        if hit is None and len(words) > 1:  # 'milk bottle': a kind of the name it ends in
+            found = self.find(words)
+            if found and found[-1].end == len(words):
+                hit = (found[-1].arg.label, found[-1].arg.plural)
         if hit is None:
             raise self.unknown(name)
         return ObjectArg(hit[0], name.strip(), hit[1])

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 
-from geode_ros.query.lexicon import Lexicon, Mention, singular_guess, tokens
-from geode_ros.query.program import ROBOT, ObjectArg, Program
+from geode_ros.query import intents as it
+from geode_ros.query.lexicon import Lexicon, singular_guess, tokens
+from geode_ros.query.program import ROBOT, Program, QueryError
 from geode_ros.query.words import KEYWORDS, KNOWN_WORDS, NUMBER_WORDS
 
 _CONTRACTIONS = [
@@ -24,13 +25,16 @@ _CONTRACTIONS = [
     (r"\bi'm\b", 'i am'),
 ]
 # Texting spellings and common slips too short for the edit-distance corrector.
-SHORTHAND = {'hw': 'how', 'wat': 'what', 'wht': 'what', 'whr': 'where', 'wer': 'where',
+SHORTHAND = {'infront': 'in front', 'nexto': 'next to',
+             'hw': 'how', 'wat': 'what', 'wht': 'what', 'whr': 'where', 'wer': 'where',
              'u': 'you', 'r': 'are', 'ur': 'your', 'pls': 'please', 'plz': 'please',
              'iz': 'is', 'teh': 'the', 'da': 'the', 'thx': 'thanks', 'ya': 'you',
              'whats': 'what is', 'wheres': 'where is', 'hows': 'how is', 'theres': 'there is',
              'thats': 'that is', 'im': 'i am', 'dont': 'do not', 'cant': 'can not',
              'neer': 'near', 'b4': 'before', 'bout': 'about', 'n': 'and'}
 _PREP = [(r'\bright (now|here|there|away)\b', r'\1'), (r'\ball right\b', 'ok'),
+         (r'(\w)-(\w)', r'\1 \2'),  # left-hand, king-size, waste-paper
+         (r'#\s*(of\b)?', ' number of '),
          # "give its 3D bounding box" asks for a location, not about a box
          (r'\b(3 ?d |three[- ]d(imensional)? )?(bounding[- ]box(es)?|bbox(es)?)\b', ' bbox '),
          (r'\b3 ?d box(es)?\b', ' bbox '),
@@ -43,7 +47,18 @@ SHORT_WORD = 4  # up to this length a keyword typo must be a missing, extra or s
 TYPO_MARGIN = 5.0  # a typo goes to the closest keyword only when it is this much closer
 # VSI-Bench's preamble names "the closest point", which is not a nearest-object question.
 _PREAMBLE = re.compile(r'^measuring from the closest point of each object,?\s*')
-_DET = {'the', 'a', 'an', 'any', 'my', 'your', 'some', 'that', 'this', 'those', 'these', 'our'}
+_DET = {'the', 'a', 'an', 'any', 'my', 'your', 'some', 'that', 'this', 'those', 'these', 'our',
+        'his', 'her', 'their'}
+# words after which a word is an object's name: an unknown one there is an unknown category
+_SLOT_BEFORE = _DET | {'many', 'much', 'count', 'no', 'all', 'every', 'each', 'which',
+                       'nearest', 'closest'}
+# an unknown name this close after one of these words is what the question asks about
+_CUES = {'count', 'many', 'much', 'number', 'tally', 'total', 'where', 'find', 'locate', 'there',
+         'see', 'seen', 'saw', 'spot', 'spotted', 'have', 'got', 'any', 'show', 'detect',
+         'detected', 'exists', 'is', 'are', 'nearest', 'closest'}
+CUE_REACH = 3
+# a question that asks for one of these kinds names its object first
+_ONE_OBJECT = ('count', 'where', 'exists', 'size', 'last_seen', 'direction', 'near')
 
 
 def split_options(question: str) -> list[tuple[str, str]]:
@@ -78,16 +93,18 @@ def _keyword_typo(word: str) -> str | None:
     if len(word) < 3 or word in KNOWN_WORDS:
         return None
     limit = 1 if len(word) < 8 else 2
-    close = sorted((OSA.distance(word, k), -fuzz.ratio(word, k), k) for k in KEYWORDS
-                   if abs(len(k) - len(word)) <= limit and len(k) >= 3
+    # fewest edits first; among those a swap of two letters ('sied' -> 'side'), then the
+    # most similar
+    close = sorted((OSA.distance(word, k), sorted(k) != sorted(word), -fuzz.ratio(word, k), k)
+                   for k in KEYWORDS if abs(len(k) - len(word)) <= limit and len(k) >= 3
                    and OSA.distance(word, k, score_cutoff=limit) <= limit)
     if len(word) <= SHORT_WORD:  # a substitution in a short word makes another word: song/long
-        close = [c for c in close if len(c[2]) != len(word) or sorted(c[2]) == sorted(word)]
+        close = [c for c in close if len(c[3]) != len(word) or not c[1]]
     if not close:
         return None
-    if len(close) > 1 and close[0][0] == close[1][0] and close[1][1] - close[0][1] < TYPO_MARGIN:
+    if len(close) > 1 and close[0][:2] == close[1][:2] and close[1][2] - close[0][2] < TYPO_MARGIN:
         return None
-    return close[0][2]
+    return close[0][3]
 
 
 def corrected_words(text: str, lexicon: Lexicon) -> list[str]:
@@ -103,18 +120,17 @@ def corrected_words(text: str, lexicon: Lexicon) -> list[str]:
 
 # ------------------------------------------------------------------ units and numbers
 _AREA = [(r'\b(square (meters?|metres?|m)|sq ?(m|meters?|metres?)|sqm|m2)\b', 'm2'),
-         (r'\b(square (feet|foot|ft)|sq ?(ft|feet|foot)|sqft|ft2)\b', 'ft2')]
+         (r'\b(square (feet|foot|ft)|sq ?(ft|feet|foot)|sqft|ft2|square footage)\b', 'ft2')]
 _LENGTH = [(r'\b(centimet(er|re)s?|cms?)\b', 'cm'), (r'\b(millimet(er|re)s?|mm)\b', 'mm'),
            (r'\b(feet|foot|ft)\b', 'ft'), (r'\b(inch|inches)\b', 'in'),
            (r'\b(met(er|re)s?|m)\b', 'm')]
-_NUM = r'(\d+(?:\.\d+)?|' + '|'.join(sorted(NUMBER_WORDS, key=len, reverse=True)) + ')'
-_RADIUS = re.compile(rf'\b(within|in a radius of|less than|under|closer than) {_NUM} '
-                     r'(met(?:er|re)s?|m|centimet(?:er|re)s?|cm|feet|foot|ft)\b')
 
 
-def number(word: str) -> float | None:
+def number(word: str | None) -> float | None:
     """'2.5' -> 2.5, 'two' -> 2.0; None when it is not a number."""
-    if word and word[0].isdigit():
+    if not word:
+        return None
+    if word[0].isdigit():
         return float(word)
     value = NUMBER_WORDS.get(word)
     return None if value is None else float(value)
@@ -128,160 +144,223 @@ def find_unit(s: str) -> str:
     return ''
 
 
+def _unit_of(word: str) -> str:
+    return next((u for pat, u in _LENGTH if re.fullmatch(pat, word)), 'm')
+
+
 def find_radius(s: str) -> tuple[float | None, str]:
     """('within two meters of the sofa' -> 2.0 m, the text with 'near' for that phrase)."""
     from geode_ros.query.program import LENGTH_UNITS
 
-    m = _RADIUS.search(s)
+    m = it.RADIUS.search(s)
     if not m:
         return None, s
-    unit = next(u for pat, u in _LENGTH if re.fullmatch(pat, m.group(3)))
-    value = number(m.group(2))
+    value = number(m.group(3)) or 1.0  # "within a meter"
     rest = s[:m.start()] + ' near ' + s[m.end():]
-    return (None if value is None else value * LENGTH_UNITS[unit]), rest
+    return value * LENGTH_UNITS[_unit_of(m.group(4))], rest
 
 
-# ----------------------------------------------------------------------- intents
-def _r(p: str) -> re.Pattern:
-    return re.compile(p)
+# ----------------------------------------------------------------------- objects
+class _Question:
+    """A question read once: corrected words, the objects named, unknown names, unit."""
+
+    def __init__(self, text: str, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        text = _PREAMBLE.sub('', normalise(text))
+        self.threshold = it.THRESHOLD.search(text) or it.RADIUS.search(text)
+        self.radius, text = find_radius(text)
+        self.words = corrected_words(text, lexicon)
+        self.mentions = lexicon.find(self.words)
+        self.objs = [m.arg for m in self.mentions]
+        masked = list(self.words)
+        for m in reversed(self.mentions):
+            masked[m.start:m.end] = ['obj']
+        self.s = ' '.join(self.words)
+        self.masked = ' '.join(masked)  # intents read this: names never look like intents
+        # with several sentences the question is the last one that asks ('... Where is it?')
+        asks = [t for t in re.split(r'(?<=[.?!])\s+', text) if t.strip().endswith('?')]
+        last = asks[-1] if asks and len(asks[-1]) < len(text.strip()) else ''
+        self.asked = ' '.join(self._mask(corrected_words(last, lexicon))) if last else ''
+        self.unit = find_unit(self.masked)
+        if self.threshold and not self.unit:
+            self.unit = _unit_of(self.threshold.group(4))
+        self.unknown, self.slots = self._unknown_runs()
+
+    def _mask(self, words: list[str]) -> list[str]:
+        out = list(words)
+        for m in reversed(self.lexicon.find(words)):
+            out[m.start:m.end] = ['obj']
+        return out
+
+    def _unknown_runs(self) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """Runs of words that are neither a known name nor an ordinary word, with their
+        positions: all of them, and those standing where an object is named (after 'the',
+        'many', ...). A run right before a name is its modifier ('travel mug'), not one."""
+        words, lex = self.words, self.lexicon
+        covered = {i for m in self.mentions for i in range(m.start, m.end)}
+        starts = {m.start for m in self.mentions}
+        runs, run = [], []
+        for i, w in enumerate(words + ['.']):
+            known = w == '.' or i in covered or w in KNOWN_WORDS or w[0].isdigit() \
+                or w in lex.words
+            if not known:
+                run.append(w)
+            elif run:
+                if i not in starts:
+                    runs.append((i - len(run), ' '.join(run)))
+                run = []
+        slots = [(i, t) for i, t in runs if i > 0 and words[i - 1] in _SLOT_BEFORE]
+        return runs, slots
+
+    def first_object_unknown(self) -> str | None:
+        """An unknown name right after the question's cue and before every known one: what
+        a one-object question is about ('count the laptops on the desks' asks about
+        laptops; 'my grandson left his bookshelf, where is it' about the bookshelf)."""
+        first = self.mentions[0].start if self.mentions else len(self.words)
+        cues = [i for i, w in enumerate(self.words) if w in _CUES]
+        before = [t for i, t in self.slots
+                  if i < first and any(0 < i - c <= CUE_REACH for c in cues)]
+        return before[0] if before else None
+
+    def refuse(self, name: str) -> QueryError:
+        return self.lexicon.unknown(singular_guess(name))
 
 
-_SEE = r'(see|saw|seen|spot|spotted|notice|noticed|observe|observed|sighting|appear|appeared)'
-LAST_SEEN = _r(rf'\b(last|latest|most recent(ly)?) (time )?(\w+ )*{_SEE}\b|\bwhen (did|have|was|'
-               rf'were|had)\b.*\b{_SEE}\b|\blast seen\b|\bhow long ago\b')
-COUNT = _r(r'\bhow many\b|\bcount\b|\bcounting\b|\bnumber of\b|\btotal of\b|\btally\b|'
-           r'\bquantity of\b|\bamount of\b|^total\b')
-COUNT_UNIT = _r(r'\bhow many (square )?(met(er|re)s?|feet|foot|cm|centimet(er|re)s?|inch(es)?|'
-                r'mm|millimet(er|re)s?|m|ft|sq)\b')
-NEAREST = _r(r'\b(nearest|closest|nearer|closer)\b')
-DIRECTION = _r(r'\b(left|right|behind|ahead|in front|direction|which way|what way|bearing|'
-               r"heading|relative to|o'?clock|which side|what side)\b")
-NEAR = _r(r'\b(near|next to|beside|besides|around|close to|adjacent|nearby|by|neighbou?rs?|'
-          r'surround(ing|s)?|within|vicinity|neighbou?rhood)\b')
-ASKS_WHAT = _r(r'\b(what|which|anything|something|objects?|things?|items?|stuff|list|name)\b')
-DISTANCE = _r(r'\b(how far|distance|far away|far from|away from|apart|gap|separat\w*|'
-              r'how close|how near|how many (met(er|re)s?|feet|foot|cm|m|ft|inch(es)?)\b'
-              r'.*\b(from|to|between)|between .+ and)\b')
-SIZE = _r(r'\b(how (big|large|tall|long|wide|high|deep)|size|sized|dimensions?|measure\w*|'
-          r'length|width|height|longest|tall|big|large|wide|long|high|deep)\b')
-AREA = _r(r'\b(area|square|footprint|sq|m2|ft2|sqm|sqft)\b|\bhow much (space|room|floor)\b')
-ROOMISH = _r(r'\b(room|space|place|floor|apartment|flat|house|office|area|here|kitchen|'
-             r'bedroom|lounge|hall)\b')
-LIST = _r(r'\b(what|which) (objects|things|items|furniture|stuff)\b|\bwhat (is|are|do you see|'
-          r'can you see|have you seen|did you see|did you find|is there|is around|is in|'
-          r'is here|else)\b|\b(list|inventory|enumerate|describe|everything|all (the )?'
-          r'(objects|things|items|furniture)|what you see|what you have seen|name (the|all|'
-          r'every))\b')
-EXISTS = _r(r'^(is|are) there\b|\b(is|are) there (a|an|any|some)\b|\b(do|can|did) you (see|'
-            r'spot|notice|detect)\b|\bdid you find\b|\bhave you (seen|spotted|noticed|found|'
-            r'detected)\b|\b(does|do) (the|this|your) \w+ (have|contain|include)\b|'
-            r'\b(do|does) (we|you|i|it|the room|this room|the place) have\b|^any\b|'
-            r'\b(present|visible)\b|'
-            r'\bany( \w+){1,3} (here|in|around|nearby|about)\b|\bexists?\b|\bgot any\b|'
-            r'\bis there\b')
-WHERE = _r(r'\b(where|find|locate|location|located|position|show me|point (me )?(to|at|out)|'
-           r'spot|look for|search|whereabouts|bbox)\b')
-
-
-_SLOT_BEFORE = _DET | {'many', 'count', 'no', 'all', 'of', 'his', 'her', 'their'}
-
-
-def _unknown_names(words: list[str], mentions: list[Mention], lexicon: Lexicon
-                   ) -> tuple[list[str], list[str]]:
-    """Runs of words that are neither a known name nor an ordinary word: all of them, and
-    those standing where an object is named (right after 'the', 'a', 'my', 'many', ...)."""
-    covered = set()
-    for m in mentions:
-        covered.update(range(m.start, m.end))
-    runs: list[tuple[int, str]] = []
-    run: list[str] = []
-    for i, w in enumerate(words + ['.']):
-        known = w == '.' or i in covered or w in KNOWN_WORDS or w[0].isdigit() \
-            or w in lexicon.words
-        if not known:
-            run.append(w)
-        elif run:
-            runs.append((i - len(run), ' '.join(run)))
-            run = []
-    slots = [text for start, text in runs if start > 0 and words[start - 1] in _SLOT_BEFORE]
-    return [text for _, text in runs], slots
-
-
-def _vsi(question: str, s: str, words: list[str], lexicon: Lexicon) -> Program | None:
+def _vsi(question: str, lexicon: Lexicon) -> Program | None:
     """VSI-Bench's own templates (the benchmark's wording), with their listed options."""
     from geode_ros.query.vsi_templates import match_template
 
-    return match_template(question, s, words, lexicon)
+    first = question.strip().splitlines()[0]
+    return match_template(question, normalise(first), corrected_words(first, lexicon),
+                          lexicon)
+
+
+def _call(q: _Question, question: str) -> Program | None:
+    """A program written in the question itself: 'dist(sofa, tv)', 'Query: count(mug)'."""
+    from geode_ros.query.program import parse_program_text
+
+    m = it.CALL.search(normalise(question))
+    if not m:
+        return None
+    kind = {'d': 'distance', 'dist': 'distance'}.get(m.group(1), m.group(1))
+    args = [a.strip() for a in m.group(2).split(',') if a.strip()]
+    try:
+        return parse_program_text(f'{kind}({", ".join(args)})', q.lexicon.resolve).with_source(
+            'rules') if not q.unit else _with_unit(parse_program_text(
+                f'{kind}({", ".join(args)})', q.lexicon.resolve), q.unit)
+    except QueryError as exc:
+        if exc.status == 'unknown_category':
+            raise
+        return None
+
+
+def _with_unit(program: Program, unit: str) -> Program:
+    from dataclasses import replace
+
+    spec_units = program.spec.units
+    if spec_units == 'length':
+        return replace(program, unit=_length(unit))
+    if spec_units == 'area':
+        return replace(program, unit=_area(unit))
+    return program
 
 
 def parse_rules(question: str, lexicon: Lexicon) -> Program | None:
     """The Program of ``question`` by the rules; None when no rule applies (module doc)."""
-    first_line = question.strip().splitlines()[0] if question.strip() else ''
-    vsi = _vsi(question, normalise(first_line), corrected_words(first_line, lexicon), lexicon)
+    if not question.strip():
+        return None
+    vsi = _vsi(question, lexicon)
     if vsi is not None:
         return vsi
-    radius, text = find_radius(_PREAMBLE.sub('', normalise(first_line)))
-    words = corrected_words(text, lexicon)
-    s = ' '.join(words)
-    mentions = lexicon.find(words)
-    objs = [m.arg for m in mentions]
-    unknown, slot_unknown = _unknown_names(words, mentions, lexicon)
-    unit = find_unit(s)
+    q = _Question(question.strip().splitlines()[0], lexicon)
+    called = _call(q, question)
+    if called is not None:
+        return called
+    kind = (_intent(q, q.asked) if q.asked else None) or _intent(q, q.masked)
+    if kind in _ONE_OBJECT and (name := q.first_object_unknown()) is not None:
+        raise q.refuse(name)
+    program = _build(kind, q) if kind else None
+    if program is None and kind and not q.objs and q.unknown:
+        raise q.refuse((q.slots or q.unknown)[0][1])
+    return program
 
-    def need(n: int) -> tuple[ObjectArg, ...] | None:
-        """The first ``n`` objects, or QueryError for an unknown name where one belongs."""
-        if len(objs) >= n:
-            return tuple(objs[:n])
-        if unknown:
-            raise lexicon.unknown(singular_guess(unknown[0]))
-        return None
 
-    if LAST_SEEN.search(s) and (got := need(1)):
-        return Program('last_seen', got)
-    if COUNT.search(s) and not COUNT_UNIT.search(s):
-        got = need(1)
-        return Program('count', got) if got else None
-    if NEAREST.search(s) and not re.search(r'\bwhich of (these|the following)\b', s):
-        to_obj = re.search(r'\b(nearest|closest|nearer|closer) (to|from) (the|a|an|my|that)\b',
-                           s)
-        if len(objs) >= 2 and to_obj:
-            return Program('nearest', tuple(objs[:2]), unit=_length(unit))
-        if len(objs) == 1 and to_obj and ASKS_WHAT.search(s):
-            return Program('near', tuple(objs[:1]), radius_m=radius)
-        if slot_unknown and not objs:
-            raise lexicon.unknown(singular_guess(slot_unknown[0]))
-        return Program('nearest', tuple(objs[:1]), ROBOT, _length(unit))
-    if DIRECTION.search(s) and len(objs) == 1 and not NEAR.search(s):
-        return Program('direction', tuple(objs), ROBOT)
-    if NEAR.search(s) and len(objs) == 1 and ASKS_WHAT.search(s) and not DISTANCE.search(s):
-        return Program('near', tuple(objs), radius_m=radius)
-    if DISTANCE.search(s):
-        if len(objs) >= 2:
-            return Program('distance', tuple(objs[:2]), unit=_length(unit))
-        if slot_unknown or (unknown and not objs):
-            raise lexicon.unknown(singular_guess((slot_unknown or unknown)[0]))
-        if len(objs) == 1:
-            return Program('distance', tuple(objs), ROBOT, _length(unit))
-        return None
-    if not objs and (AREA.search(s) or SIZE.search(s)) and ROOMISH.search(s):
-        return Program('room_area', unit=_area(unit))
-    if SIZE.search(s) and (got := need(1)):
-        tall = bool(re.search(r'\b(tall|taller|high|higher|height)\b', s)) and not re.search(
-            r'\b(longest|biggest|largest|dimensions)\b', s)
-        return Program('size', got, unit=_length(unit), dimension='height' if tall else '')
-    if LIST.search(s) and not objs and not slot_unknown:
-        return Program('list')
-    if s.startswith('where ') and (got := need(1)):
-        return Program('where', got)
-    if EXISTS.search(s) and (got := need(1)):
-        return Program('exists', got)
-    if WHERE.search(s) and (got := need(1)):
-        return Program('where', got)
-    if len(objs) == 1 and len(words) <= len(mentions[0].arg.words.split()) + 2:
-        return Program('where', tuple(objs))  # "the mug?", "mug please"
-    if unknown and (WHERE.search(s) or EXISTS.search(s) or SIZE.search(s)):
-        raise lexicon.unknown(singular_guess(unknown[0]))
+def _intent(q: _Question, s: str) -> str | None:
+    """The kind ``s`` (the question, masked) asks for, trying the rules in order."""
+    n = len(q.objs)
+    if it.LAST_SEEN.search(s) and not it.COUNT.search(s.split(' ago')[0].split(' since')[0]
+                                                       .replace('how many minutes', '')):
+        return 'last_seen'
+    if it.COUNT.search(s) and not it.COUNT_UNIT.search(s):
+        return 'count'
+    if q.threshold and (n >= 2 or (n == 1 and not it.NEAR.search(s.replace('near', '', 1))
+                                    and not it.ASKS_WHAT.search(s))):
+        # "is the sofa more than two meters from the tv", "is the cup taller than a metre"
+        return 'size' if it.SIZE.search(q.threshold.group(0)) and n == 1 and not \
+            it.DISTANCE.search(s) and ' from ' not in s else 'distance'
+    if it.NEAREST.search(s) and not re.search(r'\bwhich of (these|the following)\b', s):
+        return 'nearest'
+    if it.DIRECTION.search(s) and n == 1 and not it.LONGEST.search(s) \
+            and not it.NEAR.search(s.replace('in front', '')):
+        return 'direction'
+    if it.NEAR.search(s) and n == 1 and it.ASKS_WHAT.search(s) and not it.DISTANCE.search(s):
+        return 'near'
+    if it.DISTANCE.search(s):
+        return 'distance'
+    if not q.objs and (it.AREA.search(s) or it.SIZE.search(s)) and it.ROOMISH.search(s):
+        return 'room_area'
+    if it.SIZE.search(s) and n:
+        return 'size'
+    if it.LIST.search(s) and not q.objs and not q.slots:
+        return 'list'
+    if (q.s.startswith('where ') or ' where ' in f' {s} ') and n:
+        return 'where'
+    if it.EXISTS.search(s) and n:
+        return 'exists'
+    if it.WHERE.search(s) and n:
+        return 'where'
+    if n == 1 and len(q.words) <= len(q.mentions[0].arg.words.split()) + 2:
+        return 'where'  # "the mug?", "mug please"
+    if not q.objs and q.unknown and (it.WHERE.search(s) or it.EXISTS.search(s)
+                                     or it.SIZE.search(s) or it.NEAR.search(s)
+                                     or it.DIRECTION.search(s)):
+        return 'where'  # an unknown object asked about: refused below
     return None
+
+
+def _build(kind: str, q: _Question) -> Program | None:
+    """The Program of ``kind`` over the question's objects; None when they do not fit."""
+    objs, s = q.objs, q.masked
+    if kind == 'nearest':
+        to_object = it.NEAREST_TO_OBJECT.search(s)
+        if len(objs) >= 2 and to_object:
+            return Program('nearest', tuple(objs[:2]), unit=_length(q.unit))
+        if len(objs) == 1 and to_object and it.ASKS_WHAT.search(s):
+            return Program('near', tuple(objs[:1]), radius_m=q.radius)
+        if not objs and q.unknown:
+            raise q.refuse(q.unknown[0][1])
+        return Program('nearest', tuple(objs[:1]), ROBOT, _length(q.unit))
+    if kind == 'distance':
+        if len(objs) >= 2:
+            return Program('distance', tuple(objs[:2]), unit=_length(q.unit))
+        if q.slots or (q.unknown and not objs):
+            raise q.refuse((q.slots or q.unknown)[0][1])
+        return Program('distance', tuple(objs), ROBOT, _length(q.unit)) if objs else None
+    if kind == 'room_area':
+        return Program('room_area', unit=_area(q.unit))
+    if kind == 'list':
+        return Program('list')
+    if not objs:
+        return None
+    one = tuple(objs[:1])
+    if kind == 'size':
+        tall = bool(it.HEIGHT.search(s)) and not it.LONGEST.search(s)
+        return Program('size', one, unit=_length(q.unit), dimension='height' if tall else '')
+    if kind == 'near':
+        return Program('near', one, radius_m=q.radius)
+    if kind == 'direction':
+        return Program('direction', one, ROBOT)
+    return Program(kind, one)
 
 
 def _length(unit: str) -> str:

@@ -22,7 +22,7 @@ see seen saw spotted notice noticed observe observed last when recently latest t
 left right behind ahead front direction directions way bearing relative facing heading side
 exist exists existing there have has contain contains containing any
 within radius surrounding surrounds neighbour neighbor neighbours neighbors
-which what whats bbox
+which what whats bbox vicinity proximity surroundings neighborhood neighbourhood
 """.split())
 
 FUNCTION_WORDS: frozenset[str] = frozenset("""
@@ -76,6 +76,11 @@ NUMBER_WORDS: dict[str, float] = {
 # name ('bounding' is not a typo of 'counting', nor 'red' of 'bed').
 COMMON_WORDS: frozenset[str] = frozenset("""
 detect detected detecting detection detections found recognised recognized identified
+memory moment minute minutes second seconds hour hours time times step steps timestamp
+report reports query retrieve return returns determine identify select compute tell check
+euclidean axis axes along sit sits sitting lie lies lying stand stands bother please wonder
+glimpse catch caught clock neighborhood neighbourhood vicinity surroundings quickly
+grandson granddaughter son daughter mum mom dad wife husband kid kids friend guest boss
 reach reaching get getting present visible available somewhere anywhere appear appears
 appeared happen happened
 give giving bounding box boxes coordinates coordinate centre center centered centred yaw
