@@ -40,7 +40,8 @@ LAST_SEEN = _r(rf'\b(last|latest|most recent(ly)?|recently|ago|since|timestamp|w
                rf'when)\b.*\b{SEE}\b|\b{SEE}\b.*\b(last|latest|recently|ago|most recent(ly)?|'
                rf'last time)\b|\blast seen\b|\bhow long ago\b|\bsince when\b')
 COUNT = _r(r'\bhow many\b|\bcount\b|\bcounting\b|\bnumber of\b|\btotal of\b|\btally\b|'
-           r'\bquantity of\b|\bamount of\b|^total\b|\bhow much (?!space|room|distance|time|floor|big|bigger|area)\w+ (is|are)\b|'
+           r'\bquantity of\b|\bamount of\b|^total\b|'
+           r'\bhow much (?!space|room|distance|time|floor|big|bigger|area)\w+ (is|are)\b|'
            r'\bmore than (\w+ ){0,3}obj|\bor just the one\b|\bone obj\w* or\b|'
            r'\b(several|multiple) (of them|obj)|\bor (are there )?several\b')
 COUNT_UNIT = _r(rf'\bhow many (square |sq )?{LENGTH_UNIT}\b|\bhow many steps\b')
