@@ -33,7 +33,8 @@ def _text_sample(record: QARecord) -> GeodeSample:
 
 def pretrain_language_model(model, records: Sequence[QARecord], steps: int, batch_size: int,
                             lr: float, seed: int = 0, progress: bool = True,
-                            program_records: Sequence[QARecord] = ()) -> list[float]:
+                            program_records: Sequence[QARecord] = (),
+                            phrasings=None) -> list[float]:
     """Train the LLM (embeddings, blocks, head) on question -> rationale, and on question ->
     program (``ProgramConfig.train_share`` of each batch); return the losses."""
     from geode_ros.train.programs import program_samples
@@ -59,7 +60,8 @@ def pretrain_language_model(model, records: Sequence[QARecord], steps: int, batc
     for step in bar:
         samples = [_text_sample(r) for r in rng.sample(usable, min(batch_size, len(usable)))]
         samples += program_samples(np.random.default_rng([seed, step]),
-                                   model.config.objects.classes, n_prog, program_records)
+                                   model.config.objects.classes, n_prog, program_records,
+                                   phrasings)
         batch = prepare_batch(model, samples, stage=1, train=True, seed=step).to(model.device)
         zeros = torch.zeros(len(samples), k, hidden, device=model.device)
         out = model(batch, spatio=zeros)

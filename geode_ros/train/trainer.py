@@ -34,6 +34,7 @@ from geode_ros.model.checkpoint import save_pretrained
 from geode_ros.model.geode import GeodeModel
 from geode_ros.train.config import TrainConfig
 from geode_ros.train.evaluate import evaluate
+from geode_ros.train.programs import PhrasingTemplates
 from geode_ros.train.sampling import epoch_order
 from geode_ros.train.scenes import SceneStore, scene_classes
 from geode_ros.train.train_state import load_trainer_state, save_trainer_state
@@ -102,10 +103,11 @@ def build_initial_model(cfg: TrainConfig, records: list[QARecord], progress: boo
     if not cfg.init:
         from geode_ros.train.pretrain import pretrain_language_model
 
-        losses = pretrain_language_model(model, records, cfg.tiny_vlm.pretrain_steps,
-                                         cfg.batch_size, cfg.tiny_vlm.pretrain_lr, cfg.seed,
-                                         progress, load_records(cfg.data, 2, cfg.types,
-                                                                llm_targets=False))
+        losses = pretrain_language_model(
+            model, records, cfg.tiny_vlm.pretrain_steps, cfg.batch_size,
+            cfg.tiny_vlm.pretrain_lr, cfg.seed, progress,
+            load_records(cfg.data, 2, cfg.types, llm_targets=False),
+            PhrasingTemplates(cfg.program_phrasings, oc.classes))
         if losses:
             log.info('stage 0 language pretraining: loss %.3f -> %.3f', losses[0], losses[-1])
     return model
@@ -190,6 +192,7 @@ class Trainer:
         self.records = load_records(cfg.data, cfg.stage, cfg.types)
         self.program_records = (load_records(cfg.data, 2, cfg.types, llm_targets=False)
                                 if cfg.stage == 2 else [])
+        self.phrasings = None
         self.eval_records = (load_records(cfg.eval_data, 2, cfg.types, llm_targets=False)
                              if cfg.eval_data else [])
         self.out.mkdir(parents=True, exist_ok=True)
@@ -204,6 +207,8 @@ class Trainer:
         self.model.set_stage(cfg.stage, train_drm=cfg.stage2_trains_drm)
         if cfg.stage == 2:
             self._fit_value_stats()
+            self.phrasings = PhrasingTemplates(cfg.program_phrasings,
+                                               self.model.config.objects.classes)
         self.model.train()
         self.params = self.model.trainable_parameters()
         if not self.params:
@@ -289,7 +294,7 @@ class Trainer:
             rng = np.random.default_rng([self.cfg.seed, self.step, self.rank])
             n = max(1, round(len(samples) * pc.train_share))
             samples += program_samples(rng, self.model.config.objects.classes, n,
-                                       self.program_records)
+                                       self.program_records, self.phrasings)
         return prepare_batch(self.model, samples, stage=self.cfg.stage, train=True,
                              seed=self.step * 7919 + self.rank).to(self.model.device)
 
