@@ -24,7 +24,7 @@ import numpy as np
 
 from geode_ros.data.paraphrase import phrase
 from geode_ros.data.qa import QARecord
-from geode_ros.data.qa_gen import SceneGT
+from geode_ros.data.qa_gen import SceneGT, round_robin
 from geode_ros.data.scene_layout import CLASSES
 from geode_ros.query.config import QueryConfig
 from geode_ros.query.execute import side_of
@@ -192,20 +192,4 @@ EVERYDAY: dict[str, Callable[[EverydayGT, np.random.Generator], QARecord | None]
 def generate_everyday(meta: dict[str, Any], rng: np.random.Generator, n: int,
                       tries: int = 20) -> list[QARecord]:
     """Up to ``n`` distinct everyday records, the kinds taken in turn (round robin)."""
-    gt = EverydayGT(meta)
-    out: list[QARecord] = []
-    seen: set[str] = set()
-    active = list(EVERYDAY)
-    while len(out) < n and active:
-        for kind in [str(k) for k in rng.permutation(active)]:
-            if len(out) >= n:
-                break
-            for _ in range(tries):
-                rec = EVERYDAY[kind](gt, rng)
-                if rec is not None and rec.question not in seen:
-                    seen.add(rec.question)
-                    out.append(rec)
-                    break
-            else:
-                active.remove(kind)
-    return out
+    return round_robin(EVERYDAY, EverydayGT(meta), rng, n, tuple(EVERYDAY), tries)
