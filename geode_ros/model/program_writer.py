@@ -34,25 +34,31 @@ class ProgramWriter:
         self.model = model
         self.classes = tuple(model.config.objects.classes)
         self.pattern = grammar(self.classes) if self.classes else None
+        self._pieces: dict[int, str] = {}
 
     def _text(self, ids: list[int]) -> str:
         return self.model.tokenizer.decode(ids, skip_special_tokens=False)
 
-    def _pick(self, logits: torch.Tensor, ids: list[int], text: str) -> int | None:
+    def _piece(self, tok: int) -> str:
+        """The text one token adds (cached; programs are ASCII, so pieces concatenate)."""
+        piece = self._pieces.get(tok)
+        if piece is None:
+            piece = self._pieces[tok] = self._text([tok])
+        return piece
+
+    def _pick(self, logits: torch.Tensor, text: str) -> int | None:
         """The most likely token the grammar allows next (a stop token only after a
-        complete program); None when no token fits."""
+        complete program); None when none of the ``candidates`` most likely fits."""
         stops = self.model.stop_ids
         complete = bool(self.pattern.fullmatch(text))
         cfg = self.model.config.programs
-        order = torch.argsort(logits, descending=True)
-        for n, tok in enumerate(order.tolist()):
-            if n >= cfg.candidates:
-                return None
+        order = torch.topk(logits, min(cfg.candidates, logits.numel())).indices
+        for tok in order.tolist():
             if tok in stops:
                 if complete:
                     return tok
                 continue
-            if self.pattern.fullmatch(self._text(ids + [tok]), partial=True):
+            if self.pattern.fullmatch(text + self._piece(tok), partial=True):
                 return tok
         return None
 
@@ -70,7 +76,7 @@ class ProgramWriter:
         text = ''
         for _ in range(model.config.programs.max_new_tokens):
             logits = model.adapter.lm_head(state.hidden)[0].float()
-            tok = self._pick(logits, ids, text)
+            tok = self._pick(logits, text)
             if tok is None or tok in model.stop_ids:
                 break
             ids.append(tok)
