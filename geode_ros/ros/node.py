@@ -14,6 +14,7 @@ with a reason (``geode/status`` JSON, ``node.skipped``).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
@@ -28,7 +29,6 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
@@ -41,12 +41,14 @@ from geode_ros.ros.conversions import (
     fill_query_response,
     make_header,
 )
+from geode_ros.ros.diagnose import why_no_frames
 from geode_ros.ros.ingest import FrameCounters
 from geode_ros.ros.markers import boxes_to_markers
 from geode_ros.ros.model_path import resolve_model
 from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, declare_parameters
 from geode_ros.ros.pose_thread import PoseThread
 from geode_ros.ros.process import limit_malloc_arenas
+from geode_ros.ros.qos import AdaptiveSubscription
 from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
 from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline, sensor_events
 from geode_ros.ros.tf import make_pose_source
@@ -113,6 +115,8 @@ class GeodeNode(LifecycleNode):
         self._pipeline: SensorPipeline | None = None
         self._pose_thread: PoseThread | None = None
         self._subs: list[Any] = []
+        self._inputs: dict[str, AdaptiveSubscription] = {}  # name -> sensor subscription
+        self._inputs_lock = threading.Lock()
         self._pubs: dict[str, Any] = {}
         self._timers: list[Any] = []
         self._srv: Any = None
@@ -184,35 +188,35 @@ class GeodeNode(LifecycleNode):
         return SUCCESS
 
     def _create_interfaces(self, cfg: NodeConfig) -> None:
-        qos = QoSProfile(depth=cfg.qos_depth, reliability=(
-            ReliabilityPolicy.RELIABLE if cfg.qos_reliability == 'reliable'
-            else ReliabilityPolicy.BEST_EFFORT), durability=qos_profile_sensor_data.durability,
-            history=qos_profile_sensor_data.history)
         t = cfg.topics
         need_pose = cfg.use_rgbd or bool(t.points)
         if need_pose:  # poses are tiny: a deep queue, so none is lost while images wait
-            pose_qos = QoSProfile(depth=max(100, cfg.qos_depth), reliability=qos.reliability,
-                                  durability=qos.durability, history=qos.history)
             self._pose_thread = PoseThread(self)
+            pose_node, depth = self._pose_thread.node, max(100, cfg.qos_depth)
+
+            def subscribe(mtype: Any, topic: str, callback: Any) -> Any:
+                return self._subscribe(pose_node, 'pose', topic, depth, lambda qos: (
+                    pose_node.create_subscription(mtype, topic, callback, qos)))
+
             self._pose_kind, self._pose, _ = make_pose_source(
-                self._pose_thread.node, cfg.pose_source, self.resolve_topic_name(t.pose),
-                pose_qos, None, cfg.pose_max_age, on_pose=self._on_pose)
+                pose_node, cfg.pose_source, self.resolve_topic_name(t.pose), None, None,
+                cfg.pose_max_age, on_pose=self._on_pose, subscribe=subscribe)
         assert self.engine is not None
         self.counters.throttle_s = cfg.log_throttle
         pipeline = SensorPipeline(cfg, self.engine, self._pose, self.counters)
         pipeline.start()
         self._pipeline = pipeline
-        if cfg.use_rgbd:
-            for i, (mtype, topic) in enumerate(
-                    ((Image, t.rgb), (Image, t.depth), (CameraInfo, t.camera_info))):
-                self._subs.append(self.create_subscription(  # one group each: in parallel
-                    mtype, topic, pipeline.sync_input(i), qos,
-                    callback_group=self._sensor_groups[i],
-                    event_callbacks=sensor_events(self.counters, RGBD_INPUTS[i], topic, cfg)))
+        inputs = list(zip(RGBD_INPUTS, (Image, Image, CameraInfo),
+                          (t.rgb, t.depth, t.camera_info), self._sensor_groups,
+                          map(pipeline.sync_input, range(3)))) if cfg.use_rgbd else []
         if t.points:
-            self._subs.append(self.create_subscription(
-                PointCloud2, t.points, pipeline.on_points, qos,
-                callback_group=self._sensor_group))
+            inputs.append(('points', PointCloud2, t.points, self._sensor_group,
+                           pipeline.on_points))
+        for name, mtype, topic, group, callback in inputs:  # one group each: in parallel
+            self._subscribe(self, name, topic, cfg.qos_depth, functools.partial(
+                self.create_subscription, mtype, topic, callback, callback_group=group,
+                event_callbacks=sensor_events(self.counters, name, topic, cfg,
+                                              self._on_incompatible)))
         self._pubs = {
             'markers': self.create_publisher(MarkerArray, 'geode/markers', 10),
             'answer': self.create_publisher(String, 'geode/answer', 10),
@@ -225,10 +229,45 @@ class GeodeNode(LifecycleNode):
         if cfg.cloud_period > 0:
             self._timers.append(self.create_timer(cfg.cloud_period, self._publish_cloud,
                                                   callback_group=self._timer_group))
+        if cfg.qos_check_period > 0:
+            self._timers.append(self.create_timer(cfg.qos_check_period, self._check_inputs,
+                                                  callback_group=self._timer_group))
         self._srv = self.create_service(_srv_type(), 'geode/query', self._on_query,
                                         callback_group=self._query_group)
 
+    def _subscribe(self, node: Any, name: str, topic: str, depth: int,
+                   create: Any) -> AdaptiveSubscription:
+        """A sensor subscription whose reliability follows the publishers (see ``qos``)."""
+        cfg = self.cfg
+        assert cfg is not None
+        sub = AdaptiveSubscription(node, name, topic, create, cfg.qos_reliability, depth)
+        with self._inputs_lock:
+            sub.update()
+            self._inputs[name] = sub
+        return sub
+
+    def _check_inputs(self) -> None:
+        """Timer: re-match each input's QoS to its publishers (qos_reliability auto)."""
+        with self._inputs_lock:
+            for name, sub in self._inputs.items():
+                try:
+                    if sub.update():
+                        self.counters.add(f'qos_switch_{name}')
+                        self.get_logger().info(f'{sub.resolved}: publishers offer '
+                                               f'{sub.offered}; subscribed {sub.reliability}')
+                except Exception as exc:  # noqa: BLE001 - a graph query never kills the node
+                    self.counters.problem('qos_check', f'could not re-check {sub.topic}: {exc}')
+
+    def _on_incompatible(self, name: str) -> None:
+        sub = self._inputs.get(name)
+        if sub is not None:
+            sub.incompatible += 1
+
     def _destroy_interfaces(self) -> None:
+        with self._inputs_lock:
+            for sub in self._inputs.values():
+                sub.destroy()
+            self._inputs = {}
         for handle in self._subs:
             if hasattr(handle, 'unregister'):  # tf2_ros.TransformListener
                 handle.unregister()
@@ -315,18 +354,20 @@ class GeodeNode(LifecycleNode):
         return None if align is None else invert_transform(align)
 
     def _explain(self, message: str) -> str:
-        """Add what the node has received to engine errors about empty memory."""
-        if 'scene memory is empty' not in message:
+        """Add what the node has received, and why nothing was fused, to engine errors
+        about empty memory (see ``diagnose.why_no_frames``)."""
+        cfg = self.cfg
+        if 'scene memory is empty' not in message or cfg is None:
             return message
-        c, t = self.counters.snapshot(), self.cfg.topics if self.cfg else None
-        if t is None:
-            return message
-        return (f'{message} (no frames yet: received rgb={c.get("received_rgb", 0)}, '
-                f'depth={c.get("received_depth", 0)}, camera_info='
-                f'{c.get("received_camera_info", 0)}, pose={c.get("received_pose", 0)}, '
-                f'points={c.get("received_points", 0)}, fused={c.get("fused", 0)}, '
-                f'skipped={c["skipped"]}; topics {t.rgb}, {t.depth}, {t.camera_info}, '
-                f'pose {t.pose})')
+        c = self.counters.snapshot()
+        why = why_no_frames(c, self.input_states(), self._pose_kind, cfg.scene.fixed_frame)
+        return (f'{message} (no frames yet: {why or "nothing received"}; fused='
+                f'{c.get("fused", 0)})')
+
+    def input_states(self) -> dict[str, dict[str, Any]]:
+        """Each input's topic, publishers and QoS (``AdaptiveSubscription.state``)."""
+        with self._inputs_lock:
+            return {name: sub.state() for name, sub in self._inputs.items()}
 
     # ------------------------------------------------------------ outputs
     def status(self) -> dict[str, Any]:
@@ -336,7 +377,8 @@ class GeodeNode(LifecycleNode):
         pipeline = self._pipeline
         if pipeline is not None:
             node.update(pipeline.status())
-        return {**engine, 'node': node, 'pose_source': self._pose_kind, 'active': self._active}
+        return {**engine, 'node': node, 'inputs': self.input_states(),
+                'pose_source': self._pose_kind, 'active': self._active}
 
     def _publish_status(self) -> None:
         pub = self._pubs.get('status')

@@ -26,7 +26,7 @@ from geode_ros.scene.geometry import axis_vector, rotation_to_z_up
 
 NODE_NAME = 'geode_node'
 POSE_SOURCES = ('auto', 'tf', 'topic')
-RELIABILITIES = ('best_effort', 'reliable')
+RELIABILITIES = ('auto', 'best_effort', 'reliable')
 
 
 def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's name
@@ -86,9 +86,15 @@ class NodeConfig:
                           '(16 ms at 30 Hz), or a lost image pairs with its neighbour.')
     sync_queue: int = _f(30, 'Approximate-time sync: messages queued per input (30: one '
                          'input may lag the others by a second at 30 Hz on a busy machine).')
-    qos_reliability: str = _f('reliable', 'Sensor subscription reliability: reliable (no '
-                              'frame lost in transport; needs a reliable publisher, as most '
-                              'camera drivers are) or best_effort (for best-effort publishers).')
+    qos_reliability: str = _f('auto', 'Sensor subscription reliability: auto (reliable while '
+                              'every publisher on the topic offers reliable, so nothing is '
+                              'lost in transport; best effort when one offers best effort or '
+                              'none is there yet; re-checked every qos_check_period), reliable '
+                              '(never matches a best-effort publisher) or best_effort (matches '
+                              'both, repairs nothing).')
+    qos_check_period: float = _f(1.0, 'Seconds between checks of the publishers on the input '
+                                 'topics (auto reliability follows them; geode/status and '
+                                 'the empty-memory reply report them); 0 = at activation only.')
     qos_depth: int = _f(30, 'Sensor subscription queue depth (history KEEP_LAST): frames DDS '
                         'holds while the executor is busy; beyond it the oldest is '
                         'overwritten (counted as lost). 30 = 1 s at 30 Hz.')
@@ -122,6 +128,8 @@ class NodeConfig:
             raise GeodeError('gil_switch_interval_ms must be within [0, 100] ms, got '
                              f'{self.gil_switch_interval_ms}')
         axis_vector(self.world_up)  # one of UP_AXES, or a GeodeError naming them
+        if not self.qos_check_period >= 0:
+            raise GeodeError(f'qos_check_period must be >= 0 s, got {self.qos_check_period}')
         if not self.pose_wait >= 0:
             raise GeodeError(f'pose_wait must be >= 0 s, got {self.pose_wait}')
         if isinstance(self.scene, SceneConfig):

@@ -16,7 +16,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('geode_ros.srv')
-from test_ros_node_e2e import CAMERA_FRAME, WAIT  # noqa: E402
+from dds_util import CAMERA_FRAME, WAIT  # noqa: E402
 from test_ros_node_model import node_with_model  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
