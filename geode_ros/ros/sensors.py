@@ -23,6 +23,11 @@ from geode_ros.ros.tf import TopicPoseSource
 from geode_ros.scene.engine import SpatialQueryEngine
 
 RGBD_INPUTS = ('rgb', 'depth', 'camera_info')
+# What loses large frames on one host (measured: docs/live.md), and the fix on the camera side.
+LOST_HINT = ('A publisher on this host loses frames larger than its Fast DDS shared-memory '
+             'segment (512 kB by default) unless they are re-sent (reliable, at a CPU cost): '
+             'start the camera driver with FASTRTPS_DEFAULT_PROFILES_FILE=<geode_ros share>/'
+             'config/fastdds_large_frames.xml')
 
 
 class SensorPipeline:
@@ -156,7 +161,7 @@ def sensor_events(counters: FrameCounters, name: str, topic: str, cfg: NodeConfi
     def lost(status: Any) -> None:
         counters.add(f'lost_{name}', int(status.total_count_change))
         counters.problem(f'lost_{name}', f'DDS lost {status.total_count} {name} messages on '
-                         f'{topic} before geode_node saw them')
+                         f'{topic} before geode_node saw them. {LOST_HINT}')
 
     def incompatible(status: Any) -> None:
         if on_incompatible is not None:
