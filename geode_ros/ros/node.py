@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import signal
 import sys
 import threading
@@ -41,14 +40,15 @@ from geode_ros.ros.conversions import (
     fill_query_response,
     make_header,
 )
+from geode_ros.ros.detections import DetectionsTopic
 from geode_ros.ros.diagnose import why_no_frames
 from geode_ros.ros.ingest import FrameCounters
 from geode_ros.ros.markers import boxes_to_markers
-from geode_ros.ros.model_path import resolve_model
+from geode_ros.ros.model_path import free_accelerator_memory, load_model, resolve_model
 from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, declare_parameters
 from geode_ros.ros.pose_thread import PoseThread
 from geode_ros.ros.process import limit_malloc_arenas
-from geode_ros.ros.qos import AdaptiveSubscription
+from geode_ros.ros.qos import AdaptiveSubscription, SensorInputs
 from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
 from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline, sensor_events
 from geode_ros.ros.tf import make_pose_source
@@ -56,49 +56,10 @@ from geode_ros.scene.engine import SpatialQueryEngine
 from geode_ros.scene.geometry import invert_transform, transform_points
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
-# transformers imports torchao whenever it is installed; torchao then logs its missing
-# optional CUDA kernels and torch's _pytree deprecations at WARNING on every start, long
-# before (and whether or not) quantisation is asked for.
-IMPORT_NOISE_LOGGERS = ('torchao', 'torch.utils._pytree')
-
-
 def _srv_type() -> Any:
     from geode_ros.srv import SpatialQuery
 
     return SpatialQuery
-
-
-def load_model(cfg: NodeConfig) -> Any:
-    """``GeodeModel.from_pretrained`` for ``cfg.model``; None for the geometric baseline.
-
-    The model is imported lazily (torch is heavy).
-    """
-    path = resolve_model(cfg.model)
-    if path is None:
-        return None
-    for name in IMPORT_NOISE_LOGGERS:  # warnings nobody can act on (see the constant)
-        logging.getLogger(name).setLevel(logging.ERROR)
-    from geode_ros.model.geode import GeodeModel
-
-    kwargs: dict[str, Any] = {}
-    if cfg.device != 'auto':
-        kwargs['device'] = cfg.device
-    else:
-        import torch
-
-        kwargs['device'] = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if cfg.dtype != 'auto':
-        kwargs['dtype'] = cfg.dtype
-    if cfg.quantization not in ('', 'none'):
-        kwargs['quantization'] = cfg.quantization
-    return GeodeModel.from_pretrained(path, **kwargs)
-
-
-def free_accelerator_memory() -> None:
-    """Return cached CUDA memory to the driver (only when torch is already loaded)."""
-    torch = sys.modules.get('torch')
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 class GeodeNode(LifecycleNode):
@@ -115,8 +76,6 @@ class GeodeNode(LifecycleNode):
         self._pipeline: SensorPipeline | None = None
         self._pose_thread: PoseThread | None = None
         self._subs: list[Any] = []
-        self._inputs: dict[str, AdaptiveSubscription] = {}  # name -> sensor subscription
-        self._inputs_lock = threading.Lock()
         self._pubs: dict[str, Any] = {}
         self._timers: list[Any] = []
         self._srv: Any = None
@@ -125,7 +84,10 @@ class GeodeNode(LifecycleNode):
         self._sensor_groups = [MutuallyExclusiveCallbackGroup() for _ in range(3)]
         self._query_group = MutuallyExclusiveCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
+        self._detections_group = MutuallyExclusiveCallbackGroup()  # inference: own thread
+        self._detections: DetectionsTopic | None = None
         self.counters = FrameCounters(lambda m: self.get_logger().warning(m))
+        self.inputs = SensorInputs(self.counters, lambda m: self.get_logger().info(m))
 
     # ------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -216,7 +178,7 @@ class GeodeNode(LifecycleNode):
             self._subscribe(self, name, topic, cfg.qos_depth, functools.partial(
                 self.create_subscription, mtype, topic, callback, callback_group=group,
                 event_callbacks=sensor_events(self.counters, name, topic, cfg,
-                                              self._on_incompatible)))
+                                              self.inputs.incompatible)))
         self._pubs = {
             'markers': self.create_publisher(MarkerArray, 'geode/markers', 10),
             'answer': self.create_publisher(String, 'geode/answer', 10),
@@ -229,45 +191,26 @@ class GeodeNode(LifecycleNode):
         if cfg.cloud_period > 0:
             self._timers.append(self.create_timer(cfg.cloud_period, self._publish_cloud,
                                                   callback_group=self._timer_group))
+        if cfg.detections_period > 0:
+            self._detections = DetectionsTopic.create(self, self.engine, self._scene_to_fixed)
+            if self._detections is not None:
+                self._timers.append(self.create_timer(
+                    cfg.detections_period, self._detections.publish,
+                    callback_group=self._detections_group))
         if cfg.qos_check_period > 0:
-            self._timers.append(self.create_timer(cfg.qos_check_period, self._check_inputs,
+            self._timers.append(self.create_timer(cfg.qos_check_period, self.inputs.check,
                                                   callback_group=self._timer_group))
         self._srv = self.create_service(_srv_type(), 'geode/query', self._on_query,
                                         callback_group=self._query_group)
 
-    def _subscribe(self, node: Any, name: str, topic: str, depth: int,
-                   create: Any) -> AdaptiveSubscription:
+    def _subscribe(self, node: Any, name: str, topic: str, depth: int, create: Any) -> None:
         """A sensor subscription whose reliability follows the publishers (see ``qos``)."""
-        cfg = self.cfg
-        assert cfg is not None
-        sub = AdaptiveSubscription(node, name, topic, create, cfg.qos_reliability, depth)
-        with self._inputs_lock:
-            sub.update()
-            self._inputs[name] = sub
-        return sub
-
-    def _check_inputs(self) -> None:
-        """Timer: re-match each input's QoS to its publishers (qos_reliability auto)."""
-        with self._inputs_lock:
-            for name, sub in self._inputs.items():
-                try:
-                    if sub.update():
-                        self.counters.add(f'qos_switch_{name}')
-                        self.get_logger().info(f'{sub.resolved}: publishers offer '
-                                               f'{sub.offered}; subscribed {sub.reliability}')
-                except Exception as exc:  # noqa: BLE001 - a graph query never kills the node
-                    self.counters.problem('qos_check', f'could not re-check {sub.topic}: {exc}')
-
-    def _on_incompatible(self, name: str) -> None:
-        sub = self._inputs.get(name)
-        if sub is not None:
-            sub.incompatible += 1
+        assert self.cfg is not None
+        self.inputs.add(AdaptiveSubscription(node, name, topic, create,
+                                             self.cfg.qos_reliability, depth))
 
     def _destroy_interfaces(self) -> None:
-        with self._inputs_lock:
-            for sub in self._inputs.values():
-                sub.destroy()
-            self._inputs = {}
+        self.inputs.destroy()
         for handle in self._subs:
             if hasattr(handle, 'unregister'):  # tf2_ros.TransformListener
                 handle.unregister()
@@ -277,6 +220,9 @@ class GeodeNode(LifecycleNode):
             self.destroy_timer(timer)
         for pub in self._pubs.values():
             self.destroy_publisher(pub)
+        if self._detections is not None:
+            self.destroy_publisher(self._detections.pub)
+            self._detections = None
         if self._srv is not None:
             self.destroy_service(self._srv)
         self._subs, self._timers, self._pubs, self._srv = [], [], {}, None
@@ -360,14 +306,9 @@ class GeodeNode(LifecycleNode):
         if 'scene memory is empty' not in message or cfg is None:
             return message
         c = self.counters.snapshot()
-        why = why_no_frames(c, self.input_states(), self._pose_kind, cfg.scene.fixed_frame)
+        why = why_no_frames(c, self.inputs.states(), self._pose_kind, cfg.scene.fixed_frame)
         return (f'{message} (no frames yet: {why or "nothing received"}; fused='
                 f'{c.get("fused", 0)})')
-
-    def input_states(self) -> dict[str, dict[str, Any]]:
-        """Each input's topic, publishers and QoS (``AdaptiveSubscription.state``)."""
-        with self._inputs_lock:
-            return {name: sub.state() for name, sub in self._inputs.items()}
 
     # ------------------------------------------------------------ outputs
     def status(self) -> dict[str, Any]:
@@ -377,7 +318,7 @@ class GeodeNode(LifecycleNode):
         pipeline = self._pipeline
         if pipeline is not None:
             node.update(pipeline.status())
-        return {**engine, 'node': node, 'inputs': self.input_states(),
+        return {**engine, 'node': node, 'inputs': self.inputs.states(),
                 'pose_source': self._pose_kind, 'active': self._active}
 
     def _publish_status(self) -> None:
@@ -406,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     node, executor = None, None
     try:
         node = GeodeNode()
-        executor = MultiThreadedExecutor(num_threads=4)
+        executor = MultiThreadedExecutor(num_threads=5)
         executor.add_node(node)
         if node.get_parameter('autostart').value:
             if node.trigger_configure() != SUCCESS or node.trigger_activate() != SUCCESS:

@@ -102,6 +102,10 @@ class NodeConfig:
     cloud_period: float = _f(2.0, 'Publish the fused cloud on geode/cloud every N s '
                              '(only with subscribers); 0 = never.')
     status_period: float = _f(1.0, 'Publish JSON stats on geode/status every N s; 0 = never.')
+    detections_period: float = _f(1.0, "Publish the model's current detections as "
+                                  'vision_msgs/Detection3DArray on geode/detections every N s '
+                                  '(only with subscribers; recomputed when the scene changed); '
+                                  '0 = never.')
     log_throttle: float = _f(5.0, 'Least time (s) between repeated warnings of one kind.')
     ingest_queue: int = _f(32, 'Frame sets (and clouds) that may wait for their pose or for '
                            'the ingest thread; beyond it the oldest is skipped with a reason.')

@@ -12,6 +12,7 @@ on a timer, so a publisher that appears later is matched within ``qos_check_peri
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,3 +91,49 @@ class AdaptiveSubscription:
         return {'topic': self.resolved, 'reliability': self.reliability,
                 'publishers': len(self.offered), 'offered': list(self.offered),
                 'incompatible': self.incompatible, 'switches': self.switches}
+
+
+class SensorInputs:
+    """The node's sensor subscriptions by input name, re-matched to their publishers.
+
+    ``check`` runs on the node's timer; ``states`` feeds ``geode/status`` and the
+    empty-memory reply. A lock keeps re-creation apart from teardown (deactivate).
+    """
+
+    def __init__(self, counters: Any, log: Callable[[str], None]) -> None:
+        self.counters, self.log = counters, log
+        self._subs: dict[str, AdaptiveSubscription] = {}
+        self._lock = threading.Lock()
+
+    def add(self, sub: AdaptiveSubscription) -> None:
+        with self._lock:
+            sub.update()
+            self._subs[sub.name] = sub
+
+    def check(self) -> None:
+        """Re-match each input's reliability to its publishers (qos_reliability auto)."""
+        with self._lock:
+            for name, sub in self._subs.items():
+                try:
+                    if sub.update():
+                        self.counters.add(f'qos_switch_{name}')
+                        self.log(f'{sub.resolved}: publishers offer {sub.offered}; '
+                                 f'subscribed {sub.reliability}')
+                except Exception as exc:  # noqa: BLE001 - a graph query never kills the node
+                    self.counters.problem('qos_check', f'could not re-check {sub.topic}: {exc}')
+
+    def incompatible(self, name: str) -> None:
+        """DDS reported a publisher whose QoS does not match input ``name``."""
+        sub = self._subs.get(name)
+        if sub is not None:
+            sub.incompatible += 1
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {name: sub.state() for name, sub in self._subs.items()}
+
+    def destroy(self) -> None:
+        with self._lock:
+            for sub in self._subs.values():
+                sub.destroy()
+            self._subs = {}
