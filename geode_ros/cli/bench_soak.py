@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.cli.common import interrupt_process
+from geode_ros.cli.common import interrupt_process, run_main
 from geode_ros.errors import GeodeError
+from geode_ros.ros.params import NodeConfig
 
 TOPICS = {'rgb': 'soak/rgb', 'depth': 'soak/depth', 'camera_info': 'soak/camera_info',
           'pose': 'soak/pose'}
@@ -32,7 +33,6 @@ QUESTIONS = ('What is the size of this room (in square meters)?',)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from geode_ros.cli.common import repo_root
 
     parser.add_argument('--minutes', type=float, default=10.0, help='soak length (default 10)')
     parser.add_argument('--rate', type=float, default=30.0, help='camera rate in Hz')
@@ -47,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--query-period', type=float, default=1.0, help='s between queries')
     parser.add_argument('--query-timeout', type=float, default=30.0,
                         help='a query without a reply after this many s has timed out')
-    parser.add_argument('--model', default=str(repo_root() / 'models' / 'geode-tiny'),
-                        help="model directory for the node ('' = geometric baseline)")
+    parser.add_argument('--model', default=NodeConfig().model,
+                        help="the node's model (default: the node's default; none = baseline)")
     parser.add_argument('--question', action='append', default=None,
                         help='question to ask (repeat for several; they rotate)')
     parser.add_argument('--warmup-s', type=float, default=60.0,
@@ -316,11 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='geode-bench soak', description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        result = run(args)
-    except GeodeError as exc:
-        print(f'geode-bench soak: error: {exc}', file=sys.stderr)
-        return 2
+    result = run_main('geode-bench soak', lambda _: run(args), argv)
+    if isinstance(result, int):  # the error exit
+        return result
     return 0 if args.role is not None or result['passed'] else 1
 
 

@@ -16,6 +16,7 @@ from geode_ros.errors import GeodeError
 
 PACKAGE = 'geode_ros'
 BASELINE_NAMES = ('', 'none', 'baseline')
+SHIPPED_MODEL = 'geode-tiny'  # the default of the node, the launch and every console script
 # transformers imports torchao whenever it is installed; torchao then logs its missing
 # optional CUDA kernels and torch's _pytree deprecations at WARNING on every start, long
 # before (and whether or not) quantisation is asked for.
@@ -67,8 +68,9 @@ def resolve_model(value: str) -> Path | None:
                 return candidate
             tried.append(candidate)
     raise GeodeError(f'model {value!r} not found (looked in: {", ".join(map(str, tried))}); '
-                     'give a model directory, a shipped model name such as geode-tiny, '
-                     'or none for the geometric baseline')
+                     f'give a model directory, a shipped model name such as {SHIPPED_MODEL}, '
+                     'or none for the geometric baseline; train one with geode-train '
+                     '(make model reproduces the shipped one)')
 
 
 def load_model(cfg: Any) -> Any:
@@ -92,7 +94,7 @@ def load_model(cfg: Any) -> Any:
         kwargs['device'] = 'cuda' if torch.cuda.is_available() else 'cpu'
     if cfg.dtype != 'auto':
         kwargs['dtype'] = cfg.dtype
-    if cfg.quantization not in ('', 'none'):
+    if cfg.quantization != 'none':
         kwargs['quantization'] = cfg.quantization
     return GeodeModel.from_pretrained(path, **kwargs)
 

@@ -19,18 +19,23 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.config import from_dict, unflatten
+from geode_ros.config import check_choices, choice, from_dict, unflatten
 from geode_ros.errors import GeodeError
+from geode_ros.ros.model_path import SHIPPED_MODEL
 from geode_ros.scene.config import SceneConfig
-from geode_ros.scene.geometry import axis_vector, rotation_to_z_up
+from geode_ros.scene.geometry import UP_AXES, axis_vector, rotation_to_z_up
 
 NODE_NAME = 'geode_node'
 POSE_SOURCES = ('auto', 'tf', 'topic')
 RELIABILITIES = ('auto', 'best_effort', 'reliable')
+DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
+QUANTIZATIONS = ('none', 'int8', 'int4')
 
 
-def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's name
-    return field(default=default, metadata={'help': help})
+def _f(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:  # noqa: A002
+    """A field with its ROS parameter description (``help``) and allowed values."""
+    return choice(default, help, choices) if choices else field(default=default,
+                                                                metadata={'help': help})
 
 
 @dataclass
@@ -50,12 +55,13 @@ class TopicsConfig:
 class NodeConfig:
     """Everything ``geode_node`` reads at configure time."""
 
-    model: str = _f('geode-tiny', 'Model directory (config.json + model.safetensors), or the '
+    model: str = _f(SHIPPED_MODEL, 'Model directory (config.json + model.safetensors), or the '
                     'name of a model installed in share/geode_ros/models (geode-tiny, the '
                     'shipped one); none = geometric baseline (room size only).')
     device: str = _f('auto', 'Torch device for the model: auto, cpu, cuda, cuda:0, ...')
-    dtype: str = _f('auto', 'Model dtype: auto, float32, float16, bfloat16.')
-    quantization: str = _f('none', 'LLM weight quantisation: none, int8, int4.')
+    dtype: str = _f('auto', 'Model dtype: auto, float32, float16, bfloat16.', DTYPES)
+    quantization: str = _f('none', 'LLM weight quantisation: none, int8, int4.',
+                           QUANTIZATIONS)
     proposal_refresh: float = _f(2.0, 'Seconds a growing cloud reuses its object proposals '
                                  'before they are recomputed for a query (0 = every query '
                                  'after a cloud update).')
@@ -71,11 +77,13 @@ class NodeConfig:
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     use_rgbd: bool = _f(True, 'Subscribe RGB + depth + CameraInfo (synchronised).')
     pose_source: str = _f('auto', 'Camera pose source: tf, topic, or auto '
-                          '(tf when tf2_ros or tf2_msgs is importable, else topic).')
+                          '(tf when tf2_ros or tf2_msgs is importable, else topic).',
+                          POSE_SOURCES)
     world_up: str = _f('z', 'Axis of the fixed frame that points up: z for a ROS world frame '
                        "(REP 103: map, odom), or -y, y, x, -x, -z for a tracker's world such "
                        'as a y-down visual-SLAM map. Scene memory is kept z-up; boxes, '
-                       'markers, the cloud and answer text are given back in the fixed frame.')
+                       'markers, the cloud and answer text are given back in the fixed frame.',
+                       UP_AXES)
     camera_frame: str = _f('', 'Camera optical frame for TF lookups; empty = the image '
                            'header frame_id.')
     pose_max_age: float = _f(0.2, 'An image gets the pose interpolated between the poses just '
@@ -91,7 +99,7 @@ class NodeConfig:
                               'lost in transport; best effort when one offers best effort or '
                               'none is there yet; re-checked every qos_check_period), reliable '
                               '(never matches a best-effort publisher) or best_effort (matches '
-                              'both, repairs nothing).')
+                              'both, repairs nothing).', RELIABILITIES)
     qos_check_period: float = _f(1.0, 'Seconds between checks of the publishers on the input '
                                  'topics (auto reliability follows them; geode/status and '
                                  'the empty-memory reply report them); 0 = at activation only.')
@@ -118,12 +126,7 @@ class NodeConfig:
     scene: SceneConfig = field(default_factory=lambda: SceneConfig(fuse_all_frames=True))
 
     def __post_init__(self) -> None:
-        if self.pose_source not in POSE_SOURCES:
-            raise GeodeError(f'pose_source must be one of {POSE_SOURCES}, '
-                             f'got {self.pose_source!r}')
-        if self.qos_reliability not in RELIABILITIES:
-            raise GeodeError(f'qos_reliability must be one of {RELIABILITIES}, '
-                             f'got {self.qos_reliability!r}')
+        check_choices(self)  # pose_source, qos_reliability, world_up, dtype, quantization
         if self.max_question_chars < 1:
             raise GeodeError(f'max_question_chars must be >= 1, got {self.max_question_chars}')
         if self.sync_queue < 1 or self.qos_depth < 1 or self.ingest_queue < 1:
@@ -131,7 +134,6 @@ class NodeConfig:
         if not 0 <= self.gil_switch_interval_ms <= 100:
             raise GeodeError('gil_switch_interval_ms must be within [0, 100] ms, got '
                              f'{self.gil_switch_interval_ms}')
-        axis_vector(self.world_up)  # one of UP_AXES, or a GeodeError naming them
         if not self.qos_check_period >= 0:
             raise GeodeError(f'qos_check_period must be >= 0 s, got {self.qos_check_period}')
         if not self.pose_wait >= 0:
@@ -157,6 +159,7 @@ class Leaf:
     type: Any
     default: Any
     help: str
+    choices: tuple[Any, ...] = ()
 
 
 def _unwrap_optional(tp: Any) -> Any:
@@ -177,7 +180,7 @@ def leaves(obj: Any, prefix: str = '') -> list[Leaf]:
             out.extend(leaves(value, f'{prefix}{f.name}.'))
             continue
         out.append(Leaf(f'{prefix}{f.name}', _unwrap_optional(hints[f.name]), value,
-                        f.metadata.get('help', '')))
+                        f.metadata.get('help', ''), tuple(f.metadata.get('choices', ()))))
     return out
 
 
@@ -222,7 +225,8 @@ def declare_parameters(node: Any, defaults: NodeConfig | None = None) -> list[st
     for leaf in leaves(defaults or NodeConfig()):
         ptype = _parameter_type(leaf)
         desc = ParameterDescriptor(name=leaf.name, type=ptype, description=leaf.help,
-                                   dynamic_typing=leaf.default is None)
+                                   dynamic_typing=leaf.default is None, additional_constraints=(
+                                       f'one of {list(leaf.choices)}' if leaf.choices else ''))
         node.declare_parameter(leaf.name, _ros_value(leaf.default), desc)
         names.append(leaf.name)
     return names
