@@ -121,9 +121,9 @@ class NodeConfig:
                           '(images often arrive before their TF).')
     max_question_chars: int = _f(2000, 'Longest question (characters) the service accepts; '
                                  'longer ones are refused without being processed.')
-    # A live node fuses every frame into the voxel map (keyframes still feed the model);
-    # it falls back to keyframes only while it is behind the camera.
-    scene: SceneConfig = field(default_factory=lambda: SceneConfig(fuse_all_frames=True))
+    # The same scene defaults as geode-replay, geode-eval and training: every frame fused
+    # (keyframes feed the model); the node falls back to keyframes while it is behind.
+    scene: SceneConfig = field(default_factory=SceneConfig)
 
     def __post_init__(self) -> None:
         check_choices(self)  # pose_source, qos_reliability, world_up, dtype, quantization
