@@ -58,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='Fast DDS XML profile for the publishing side only '
                              '(FASTRTPS_DEFAULT_PROFILES_FILE), e.g. '
                              'config/fastdds_large_frames.xml')
+    parser.add_argument('--subscriber', choices=('node', 'bare'), default='node',
+                        help='bare: a subscriber that only counts (geode_ros.cli.bench_bare) '
+                             'instead of geode_node, to tell transport losses from the '
+                             "node's")
     parser.add_argument('--model', default=NodeConfig().model,
                         help="the node's model (default: the node's default; none = baseline)")
     parser.add_argument('--param', action='append', default=[], metavar='NAME:=VALUE',
@@ -165,6 +169,11 @@ def _messages_types() -> dict[str, Any]:
 
 
 def _start_node(args: argparse.Namespace) -> subprocess.Popen:
+    if args.subscriber == 'bare':
+        cmd = [sys.executable, '-m', 'geode_ros.cli.bench_bare',
+               *(f'{topic}:{key}' for key, topic in TOPICS.items())]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)
     params = {'model': args.model, 'pose_source': 'topic', 'status_period': 0.25,
               'qos_reliability': args.qos, 'cloud_period': 0.0}
     cmd = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args']
@@ -271,7 +280,8 @@ def _run_publisher(args: argparse.Namespace, msgs: list[dict[str, Any]], reliabi
             result['publisher_qos'] = reliability
             results.append(result)
             print(f"{rate:5.1f} Hz ({result['achieved_hz']:.1f} achieved) {size}, publisher "
-                  f"{reliability}, node {args.qos} ({result['node_reliability'].get('rgb')}): "
+                  f"{reliability}, {args.subscriber} {args.qos} "
+                  f"({result['node_reliability'].get('rgb')}): "
                   f"published {result['published']}, received {result['received_pct']:.0f}%, "
                   f"fused {result['fused']} ({result['fused_pct']:.0f}%), skipped "
                   f"{result['skipped']}, DDS lost {result['dds_reported_lost']}, fused or "
@@ -302,12 +312,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results += res
     finally:
         _stop_node(proc)
-    cloud = {'node_points': int(status.get('points', 0)),
-             'offline_points': _offline_points(frames)}
-    print(f"fused cloud: node {cloud['node_points']} points, every frame fused offline "
-          f"{cloud['offline_points']}")
+    cloud = {}
+    if args.subscriber == 'node':
+        cloud = {'node_points': int(status.get('points', 0)),
+                 'offline_points': _offline_points(frames)}
+        print(f"fused cloud: node {cloud['node_points']} points, every frame fused offline "
+              f"{cloud['offline_points']}")
     out = {'width': w, 'height': h, 'seconds': args.seconds, 'qos': args.qos,
-           'views': len(frames),
+           'views': len(frames), 'subscriber': args.subscriber,
            'publisher_profile': str(args.publisher_profile or ''), 'model': args.model,
            'cpus': os.cpu_count(), 'load_avg': os.getloadavg(), 'rates': results,
            'cloud': cloud}
