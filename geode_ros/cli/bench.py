@@ -2,7 +2,8 @@
 
 Subcommands: ingest (ours vs Open3D), memory (bounded scene memory), model (DRH vs digit
 decoding, quantised weight memory and error, latency breakdown), query (ingest rate and
-query latency of the engine with a trained model), proposals (what the DRM can see and
+query latency of the engine with a trained model), phrasings (people's wordings: parse
+rate and answers by rules / VLM / both), proposals (what the DRM can see and
 detect, per object class), live (frames published vs received vs fused by geode_node
 over DDS), soak (the node over DDS for minutes).
 """
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         bench_ingest,
         bench_live,
         bench_model,
+        bench_phrasings,
         bench_proposals,
         bench_query,
         bench_soak,
@@ -40,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
          bench_model.add_arguments, bench_model.run),
         ('query', 'engine ingest rate and query latency with a model',
          bench_query.add_arguments, bench_query.run),
+        ('phrasings', "people's wordings: parse rate and answers, rules / VLM / both",
+         bench_phrasings.add_arguments, bench_phrasings.run),
         ('proposals', 'per class: points, proposal coverage and detection AP on scenes',
          bench_proposals.add_arguments, bench_proposals.run),
         ('live', 'frames published vs received vs fused by geode_node over DDS',

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from geode_ros.errors import GeodeError
+from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.scene.config import SceneConfig
-from geode_ros.scene.engine import SpatialQueryEngine
 from geode_ros.scene.rgbd_voxels import rgbd_voxel_downsample
 from geode_ros.scene.synthetic_room import synthetic_frames
 

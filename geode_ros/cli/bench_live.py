@@ -255,8 +255,8 @@ def run_rate(pub: _Publisher, msgs: list[dict[str, Any]], rate: float, seconds: 
 
 def _offline_points(frames: list[Any]) -> int:
     """Points of the cloud fusing every frame offline with the node's scene defaults."""
+    from geode_ros.query.engine import SpatialQueryEngine
     from geode_ros.ros.params import NodeConfig
-    from geode_ros.scene.engine import SpatialQueryEngine
 
     engine = SpatialQueryEngine(NodeConfig().scene)
     for f in frames:

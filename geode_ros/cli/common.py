@@ -111,7 +111,10 @@ def answer_dict(question: str, answer: Answer | None, error: str | None = None,
         return out
     out.update(
         answer=answer.text,
+        status=answer.status,
+        program=answer.program.get('program', ''),
         values=[_finite(v) for v in answer.values],
+        units=list(answer.units),
         boxes=[b.to_dict() for b in answer.boxes],
         stamp=float(answer.stamp),
         frame_id=answer.frame_id,

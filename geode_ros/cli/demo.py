@@ -184,7 +184,7 @@ def run_demo(scene: DemoScene, reasoner: Any, per_type: int, quiet: bool
     from geode_ros.cli.common import ask
     from geode_ros.data.frames import FramesFolder
     from geode_ros.data.metrics import score_record
-    from geode_ros.scene.engine import SpatialQueryEngine
+    from geode_ros.query.engine import SpatialQueryEngine
     from geode_ros.train.scenes import question_with_options
 
     engine = SpatialQueryEngine(reasoner=reasoner)

@@ -10,27 +10,28 @@ from pathlib import Path
 
 from geode_ros.cli.common import add_model_arguments, load_reasoner, run_main, setup_logging
 from geode_ros.errors import GeodeError
-from geode_ros.ros.model_path import resolve_model
 from geode_ros.version import __version__
 
 log = logging.getLogger('geode-eval')
 
 EPILOG = """Scores: numeric types by Mean Relative Accuracy (thresholds 0.50..0.95),
 multiple choice by exact match, 3D grounding by IoU with AP@0.25 / AP@0.5; all in percent.
-Columns: score (the answers the model gives), llm and objects (the same questions read
-from the LLM / DRH, and computed from the model's own detections), blind (the same model
-with no scene: no points, no keyframes), baseline (the trivial predictor: the per-type
-training mean for numbers from --train-data, chance for multiple choice, the mean training
-box for grounding) and gap (score - blind: what the scene contributes).
+Columns: score (the answers the model gives: each question read as a query program and
+run over the model's detections), llm (the same questions read by the LLM / DRH alone),
+blind (the same model with no scene: no points, no keyframes), baseline (the trivial
+predictor: the per-type training mean for numbers from --train-data, chance for multiple
+choice, the mean training box for grounding) and gap (score - blind: what the scene adds).
 grounding_3d_absent: questions about an object that is not in the scene, answered
 correctly when no box is given.
-Use --select-sources on validation data only (never on the data you report).
+everyday:<kind>: questions in people's wording (geode-synth's everyday records), scored
+by MRA for numbers, exact match for yes/no and sides, label F1 for lists, IoU >= 0.25
+for locations, 1 s for last-seen stamps; count_absent / where_absent ask about a class
+that is not in the room (right: 0 / not found).
 
 examples:
   geode-eval --model models/geode-tiny --data data/val --train-data data/train
   geode-eval --model DIR --data vsibench/test.jsonl --scenes vsibench/frames --json out.json
   geode-eval --model models/geode-tiny --data data/test --train-data data/train --no-blind
-  geode-eval --model out/train/stage2/model --data data/val --select-sources
 """
 
 
@@ -51,9 +52,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--no-blind', action='store_true',
                         help='skip the blind run (the same questions without their scenes, '
                              'which shows how much of each score the question alone earns)')
-    parser.add_argument('--select-sources', action='store_true',
-                        help="write into the model's config the question types whose "
-                             'objects reading scored higher than the llm one here')
     add_model_arguments(parser)
     parser.add_argument('--json', default=None, help='write the results as JSON here')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -98,39 +96,16 @@ def _main(argv: list[str] | None) -> int:
     root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
     store = SceneStore(root, model)
     result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
-    if args.select_sources:
-        _select_sources(model, str(resolve_model(args.model)), result)
     blind = None if args.no_blind else evaluate(
         model, records, store, args.batch_size, train, not args.quiet, blind=True)
     print(format_table(result, blind))
     if args.json:
         out = {'scene': result.to_json(), 'blind': blind.to_json() if blind else None,
-               'baseline': result.baseline,
-               'answer_from_objects': list(model.config.objects.answer_from_objects)}
+               'baseline': result.baseline}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2) + '\n')
         log.info('wrote %s', args.json)
     return 0
-
-
-def _select_sources(model, path: str, result) -> None:
-    """Answer from the objects where that reading won; rescore; save the model's config."""
-    from geode_ros.model.checkpoint import save_pretrained
-    from geode_ros.train.evaluate import better_sources
-
-    if getattr(model, 'quantization', None):
-        raise GeodeError('--select-sources needs the float model (no --quantization)')
-    chosen = better_sources(result)
-    model.config.objects.answer_from_objects = chosen
-    save_pretrained(model, path)
-    from geode_ros.data.qa import CHOICE_TYPES, NUMERIC_TYPES
-
-    obj = result.readings.get('objects', {})
-    for t in chosen:  # the answers given are now the objects' reading
-        result.summary[t] = obj[t]
-    vsi = [result.summary[t] for t in (*NUMERIC_TYPES, *CHOICE_TYPES) if t in result.summary]
-    result.summary['overall'] = sum(vsi) / len(vsi) if vsi else float('nan')
-    log.info('answer_from_objects = %s (written to %s)', ', '.join(chosen) or 'none', path)
 
 
 if __name__ == '__main__':

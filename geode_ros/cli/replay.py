@@ -220,7 +220,7 @@ def _main(argv: list[str] | None) -> int:
     from geode_ros.data.mcap_out import McapOut
     from geode_ros.data.rosbag_reader import BagTopics
     from geode_ros.data.sources import open_rgbd
-    from geode_ros.scene.engine import SpatialQueryEngine
+    from geode_ros.query.engine import SpatialQueryEngine
 
     args = build_parser().parse_args(argv)
     setup_logging(args.quiet)

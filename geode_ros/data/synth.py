@@ -46,7 +46,11 @@ class SynthConfig:
     out: Path = field(default=Path('synth_data'), metadata={'help': 'output directory'})
     seed: int = field(default=0, metadata={'help': 'base seed; scene i uses seed + i'})
     workers: int = field(default=2, metadata={'help': 'parallel worker processes (1 = inline)'})
-    questions_per_scene: int = field(default=40, metadata={'help': 'QA records per scene'})
+    questions_per_scene: int = field(default=40, metadata={
+        'help': "QA records per scene in VSI-Bench's wording"})
+    everyday_per_scene: int = field(default=30, metadata={
+        'help': "QA records per scene in people's wording, with the robot's query kinds "
+                '(counts of absent classes, exists, list, from the robot, near, last seen)'})
     width: int = field(default=160, metadata={'help': 'image width in pixels'})
     height: int = field(default=120, metadata={'help': 'image height in pixels'})
     frames: int = field(default=32, metadata={'help': 'frames per scene trajectory'})
@@ -54,8 +58,9 @@ class SynthConfig:
     depth_scale: float = field(default=0.001, metadata={'help': 'metres per depth-PNG unit'})
 
     def validate(self) -> None:
-        if self.scenes < 0 or self.frames < 1 or self.questions_per_scene < 0:
-            raise GeodeError('scenes and questions-per-scene must be >= 0, frames >= 1')
+        if (self.scenes < 0 or self.frames < 1 or self.questions_per_scene < 0
+                or self.everyday_per_scene < 0):
+            raise GeodeError('scenes and questions per scene must be >= 0, frames >= 1')
         if self.width < 8 or self.height < 8:
             raise GeodeError(f'image size {self.width}x{self.height} is too small (min 8x8)')
         if not 10.0 <= self.hfov_deg <= 150.0:
@@ -111,6 +116,8 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
                      'first_seen': first_seen.get(o.id), 'box': o.box().to_dict()}
                     for o in room.objects],
         'num_frames': len(frames),
+        'fps': FPS,
+        'robot_pose': frames[-1][3].tolist(),  # the camera at the last frame: the robot
         'visibility': visibility,
     }
     return meta, frames
@@ -118,6 +125,7 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
 
 def generate_scene(index: int, cfg: SynthConfig) -> list[dict[str, Any]]:
     """Render scene ``index`` to ``cfg.out/scenes/NNNNNN`` and return its QA records as dicts."""
+    from geode_ros.data.qa_everyday import generate_everyday
     from geode_ros.data.qa_gen import generate_qa
 
     meta, frames = render_scene(index, cfg)
@@ -125,7 +133,10 @@ def generate_scene(index: int, cfg: SynthConfig) -> list[dict[str, Any]]:
     _write_frames(out_dir, cfg.intrinsics(), frames, cfg.depth_scale)
     (out_dir / 'scene.json').write_text(json.dumps(meta) + '\n')
     rng = np.random.default_rng([cfg.seed + index, 7])
-    return [r.to_dict() for r in generate_qa(meta, rng, cfg.questions_per_scene)]
+    records = generate_qa(meta, rng, cfg.questions_per_scene)
+    rng = np.random.default_rng([cfg.seed + index, 11])
+    records += generate_everyday(meta, rng, cfg.everyday_per_scene)
+    return [r.to_dict() for r in records]
 
 
 def _worker_init() -> None:

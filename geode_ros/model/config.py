@@ -94,10 +94,31 @@ class ObjectConfig:
     box_loss_weight: float = field(default=1.0, metadata={'help': 'proposal box L1'})
     loss_weight: float = field(default=1.0, metadata={
         'help': 'weight of the object loss beside the stage-1/2 losses'})
-    answer_from_objects: tuple[str, ...] = field(default=(), metadata={
-        'help': "question types answered from the model's own detections (boxes it "
-                'selected, geometry on them) rather than read by the LLM/DRH; chosen on '
-                'validation data (geode-eval reports both readings)'})
+    estimate_missing: bool = field(default=True, metadata={
+        'help': "a VSI-Bench-style question whose object was not detected (a distance, a "
+                "size, a choice; never a count, where or exists) gets the LLM/DRH's estimate "
+                "from the question alone, marked 'estimated'; off: 'not found'"})
+
+
+@dataclass
+class ProgramConfig:
+    """The VLM as program writer: questions the rules cannot read become query programs
+    (``geode_ros.query``), by constrained decoding over the program grammar."""
+
+    enabled: bool = field(default=True, metadata={
+        'help': 'ask the VLM for a program when the rules cannot parse a question'})
+    grammar_in_prompt: bool = field(default=True, metadata={
+        'help': "describe the grammar, the model's classes and examples in the prompt (an "
+                'instruction-tuned VLM writes programs with no training this way); a model '
+                'trained on programs (the tiny one) needs only the short instruction'})
+    instruction: str = field(default='Write the query program of the question.', metadata={
+        'help': 'the system message of a program-writing prompt'})
+    max_new_tokens: int = field(default=40, metadata={'help': 'decode budget of a program'})
+    candidates: int = field(default=4096, metadata={
+        'help': 'most tokens tried (most likely first) in one decoding step for one the '
+                'grammar allows'})
+    train_share: float = field(default=0.25, metadata={
+        'help': 'share of each training batch that teaches program writing (stage 0 and 2)'})
 
 
 @dataclass
@@ -165,6 +186,7 @@ class GeodeConfig:
     drm: DRMConfig = field(default_factory=DRMConfig)
     drh: DRHConfig = field(default_factory=DRHConfig)
     objects: ObjectConfig = field(default_factory=ObjectConfig)
+    programs: ProgramConfig = field(default_factory=ProgramConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     quantization: QuantConfig = field(default_factory=QuantConfig)
     dtype: str = field(default='float32', metadata={'help': 'float32, float16 or bfloat16'})

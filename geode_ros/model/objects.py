@@ -49,6 +49,7 @@ class Detection:
     score: float
     box: np.ndarray  # [7] cx, cy, cz, sx, sy, sz, yaw
     first_seen: float  # index of the first keyframe that shows it (inf when unknown)
+    last_seen: float = -math.inf  # index of the last keyframe that shows it (-inf: unknown)
 
     def as_box3d(self) -> Box3D:
         return Box3D(self.label, self.box[:3].copy(), self.box[3:6].copy(), float(self.box[6]),
@@ -194,15 +195,18 @@ def object_loss(cfg: ObjectConfig, logits: torch.Tensor, deltas: torch.Tensor,
 
 
 def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndarray,
-                     first_seen: np.ndarray, cfg: ObjectConfig) -> list[Detection]:
+                     first_seen: np.ndarray, cfg: ObjectConfig,
+                     last_seen: np.ndarray | None = None) -> list[Detection]:
     """Class-wise merging of proposal predictions into detections.
 
     Proposals are taken by descending class probability; one whose predicted box overlaps
     (IoU > ``merge_iou``) or nearly touches (gap < ``merge_gap_m``) an accepted detection of
     the same class joins it (a fragment of that object), else it starts a new detection
     when its probability reaches ``score_threshold``. A detection's box and score are
-    those of its most confident member; it is first seen when any member is.
+    those of its most confident member; it is first (last) seen when any member is.
     """
+    if last_seen is None:
+        last_seen = np.full(len(probs), -np.inf)
     bg = len(classes)
     label = probs[:, :bg].argmax(1) if len(probs) else np.zeros(0, np.int64)
     score = probs[np.arange(len(probs)), label] if len(probs) else np.zeros(0)
@@ -222,7 +226,8 @@ def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndar
                     None)
         if host is None:
             out.append(Detection(name, float(score[i]), boxes[i].astype(np.float64),
-                                 float(first_seen[i])))
+                                 float(first_seen[i]), float(last_seen[i])))
         else:
             host.first_seen = min(host.first_seen, float(first_seen[i]))
+            host.last_seen = max(host.last_seen, float(last_seen[i]))
     return out

@@ -33,13 +33,8 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from geode_ros.errors import GeodeError
-from geode_ros.ros.conversions import (
-    check_answer_fits,
-    cloud_to_msg,
-    fail_query_response,
-    fill_query_response,
-    make_header,
-)
+from geode_ros.query.engine import SpatialQueryEngine
+from geode_ros.ros.conversions import cloud_to_msg, make_header
 from geode_ros.ros.detections import DetectionsTopic
 from geode_ros.ros.diagnose import why_no_frames
 from geode_ros.ros.ingest import FrameCounters
@@ -49,10 +44,15 @@ from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, 
 from geode_ros.ros.pose_thread import PoseThread
 from geode_ros.ros.process import limit_malloc_arenas
 from geode_ros.ros.qos import AdaptiveSubscription, SensorInputs
-from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
+from geode_ros.ros.query import (
+    fail_query_response,
+    fill_query_response,
+    quote,
+    request_program,
+    shorten_echoes,
+)
 from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline, sensor_events
 from geode_ros.ros.tf import make_pose_source
-from geode_ros.scene.engine import SpatialQueryEngine
 from geode_ros.scene.geometry import invert_transform, transform_points
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -103,6 +103,7 @@ class GeodeNode(LifecycleNode):
             if model is not None and hasattr(model.config, 'objects'):
                 model.config.objects.proposal_refresh_s = cfg.proposal_refresh
             self.engine = SpatialQueryEngine(cfg.scene, reasoner=model)
+            self.engine.reasoner.query_config = cfg.query  # how programs run (query.*)
         except Exception as exc:  # a bad parameter or checkpoint: stay unconfigured
             self.get_logger().error(f'configure failed: {exc}')
             self.engine = None
@@ -244,20 +245,23 @@ class GeodeNode(LifecycleNode):
     def _on_query(self, request: Any, response: Any) -> Any:
         """Answer one SpatialQuery; every failure becomes success=false with a reason.
 
-        The contract (see srv/SpatialQuery.srv and ``geode_ros.ros.query``): an empty or
-        over-long question is refused without being processed and never echoed whole;
-        success=true always comes with answer text; ``target_frame`` applies to the boxes,
-        the box coordinates in the text and the header.
+        The contract (see srv/SpatialQuery.srv and ``geode_ros.ros.query``): the question,
+        or the structured fields when it is empty, become one query program; an over-long
+        question is refused without being processed and never echoed whole; success=true
+        always comes with answer text; ``target_frame`` applies to the boxes, the
+        coordinates written in the text and the header.
         """
         self.counters.add('queries')
         cfg, engine, pose = self.cfg, self.engine, self._pose
         if not self._active or cfg is None or engine is None:
-            return fail_query_response(response, 'geode_node is not active: configure and '
-                                       'activate it (lifecycle) before asking')
+            response = fail_query_response(response, 'geode_node is not active: configure and '
+                                           'activate it (lifecycle) before asking')
+            response.status = 'not_active'
+            return response
         fixed = cfg.scene.fixed_frame
         target = request.target_frame.strip().lstrip('/') or fixed
         try:
-            question = check_question(request.question, cfg.max_question_chars)
+            question = request_program(request, engine.reasoner, cfg.max_question_chars)
             T = None
             if target != fixed:
                 if pose is None:
@@ -271,10 +275,9 @@ class GeodeNode(LifecycleNode):
             if not answer.text.strip():
                 raise GeodeError('the model produced no answer text for this question; '
                                  'rephrase it or ask one of the documented question types')
-            check_answer_fits(question, answer)  # a number for a numeric question ...
         except GeodeError as exc:
             message = shorten_echoes(self._explain(str(exc)), request.question)
-            return fail_query_response(response, message, target)
+            return fail_query_response(response, message, target, exc)
         except Exception as exc:
             self.get_logger().error(f'model failure on {quote(request.question)}: {exc!r}')
             message = shorten_echoes(f'model failure: {type(exc).__name__}: {exc}',
@@ -282,8 +285,8 @@ class GeodeNode(LifecycleNode):
             return fail_query_response(response, message, target)
         self.get_logger().debug('query timings (s): ' + ', '.join(
             f'{k} {v:.3f}' for k, v in answer.timings.items()))
-        answer.text = text_in_frame(answer.text, answer.boxes, T, target)
         fill_query_response(response, answer, target, T)
+        answer.text = response.answer
         self.counters.add('answered')
         try:
             header = make_header(answer.frame_id, answer.stamp)

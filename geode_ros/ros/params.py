@@ -21,6 +21,7 @@ import numpy as np
 
 from geode_ros.config import check_choices, choice, from_dict, unflatten
 from geode_ros.errors import GeodeError
+from geode_ros.query.config import QueryConfig
 from geode_ros.ros.model_path import SHIPPED_MODEL
 from geode_ros.scene.config import SceneConfig
 from geode_ros.scene.geometry import UP_AXES, axis_vector, rotation_to_z_up
@@ -121,6 +122,7 @@ class NodeConfig:
                           '(images often arrive before their TF).')
     max_question_chars: int = _f(2000, 'Longest question (characters) the service accepts; '
                                  'longer ones are refused without being processed.')
+    query: QueryConfig = field(default_factory=QueryConfig)
     # The same scene defaults as geode-replay, geode-eval and training: every frame fused
     # (keyframes feed the model); the node falls back to keyframes while it is behind.
     scene: SceneConfig = field(default_factory=SceneConfig)
@@ -140,6 +142,8 @@ class NodeConfig:
             raise GeodeError(f'pose_wait must be >= 0 s, got {self.pose_wait}')
         if isinstance(self.scene, SceneConfig):
             self.scene.validate()
+        if isinstance(self.query, QueryConfig):
+            self.query.validate()
         if not self.use_rgbd and not self.topics.points:
             raise GeodeError('no input: set use_rgbd true or topics.points to a PointCloud2 topic')
 

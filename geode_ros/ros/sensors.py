@@ -15,12 +15,12 @@ import numpy as np
 from rclpy.event_handler import SubscriptionEventCallbacks
 
 from geode_ros.errors import GeodeError
+from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.ros.conversions import cloud_from_msg, header_stamp, rgbd_from_msgs
 from geode_ros.ros.ingest import FrameCounters, IngestWorker, Pending, SkipFrame
 from geode_ros.ros.params import NodeConfig
 from geode_ros.ros.sync import ApproximateTimeSync
 from geode_ros.ros.tf import TopicPoseSource
-from geode_ros.scene.engine import SpatialQueryEngine
 
 RGBD_INPUTS = ('rgb', 'depth', 'camera_info')
 # What loses large frames on one host (measured: docs/live.md), and the fix on the camera side.

@@ -73,6 +73,7 @@ class Proposals:
     floor_z: float = 0.0
     room_rect: tuple = ((0.0, 0.0), (0.0, 0.0), 0.0)  # cv2 minAreaRect of the footprint
     first_seen: np.ndarray | None = None  # [M] first keyframe showing it (inf: none/unknown)
+    last_seen: np.ndarray | None = None  # [M] last keyframe showing it (-inf: none/unknown)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -171,13 +172,13 @@ def _fps(pts: np.ndarray, k: int) -> np.ndarray:
     return idx
 
 
-def first_seen(proposals: Proposals, keyframes: list, depth_tol_m: float = 0.1,
+def visibility(proposals: Proposals, keyframes: list, depth_tol_m: float = 0.1,
                min_visible: int = 2) -> np.ndarray:
-    """[M] index of the first keyframe (oldest first) in which at least ``min_visible`` of a
-    proposal's sampled points project into the image with a depth that agrees (not
-    occluded); inf where none does. ``keyframes`` hold ``.frame`` (an RGBDFrame)."""
+    """[K, M]: keyframe k (oldest first) shows proposal m, i.e. at least ``min_visible`` of
+    its sampled points project into the image with a depth that agrees (not occluded).
+    ``keyframes`` hold ``.frame`` (an RGBDFrame)."""
     m = len(proposals)
-    out = np.full(m, np.inf)
+    out = np.zeros((len(keyframes), m), bool)
     if m == 0:
         return out
     pts = proposals.points.reshape(-1, 3).astype(np.float64)
@@ -196,9 +197,27 @@ def first_seen(proposals: Proposals, keyframes: list, depth_tol_m: float = 0.1,
         seen = np.zeros(len(pts), bool)
         ui, vi = u[ok].astype(np.int64), v[ok].astype(np.int64)
         seen[ok] = np.abs(depth[vi, ui] - z[ok]) < depth_tol_m
-        count = seen.reshape(m, -1).sum(1)
-        out = np.where((count >= min_visible) & ~np.isfinite(out), index, out)
+        out[index] = seen.reshape(m, -1).sum(1) >= min_visible
     return out
+
+
+def first_seen(proposals: Proposals, keyframes: list, depth_tol_m: float = 0.1,
+               min_visible: int = 2) -> np.ndarray:
+    """[M] index of the first keyframe that shows each proposal (``visibility``); inf
+    where none does."""
+    vis = visibility(proposals, keyframes, depth_tol_m, min_visible)
+    idx = np.arange(len(keyframes), dtype=np.float64)[:, None]
+    return np.where(vis, idx, np.inf).min(0) if len(keyframes) else np.full(len(proposals),
+                                                                            np.inf)
+
+
+def seen_range(proposals: Proposals, keyframes: list) -> tuple[np.ndarray, np.ndarray]:
+    """[M] first and last keyframe index showing each proposal (inf / -inf where none)."""
+    vis = visibility(proposals, keyframes)
+    if not len(keyframes):
+        return np.full(len(proposals), np.inf), np.full(len(proposals), -np.inf)
+    idx = np.arange(len(keyframes), dtype=np.float64)[:, None]
+    return np.where(vis, idx, np.inf).min(0), np.where(vis, idx, -np.inf).max(0)
 
 
 def propose_objects(points: np.ndarray, colors: np.ndarray,

@@ -54,7 +54,7 @@ def test_replay_answers_room_size_and_writes_markers_and_cloud(bags, tmp_path, s
     assert final['error'] is None and final['question_type'] == 'room_size_estimation'
     assert final['values'][0] == pytest.approx(gt_area, rel=0.2)
     assert {'stamp', 'timings', 'boxes', 'answer'} <= set(final)
-    assert count['answer'] is None and 'trained model' in count['error']
+    assert count['answer'] is None and 'load a model' in count['error']
     msgs = _read_mcap(out / 'replay.mcap')
     arrays = msgs['visualization_msgs/msg/MarkerArray']
     clouds = msgs['sensor_msgs/msg/PointCloud2']

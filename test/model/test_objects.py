@@ -18,6 +18,7 @@ from geode_ros.model.objects import (
     merge_detections,
     object_loss,
 )
+from geode_ros.query.program import QueryError
 from geode_ros.scene.boxgeom import box_iou_3d
 from geode_ros.scene.proposals import propose_objects
 from geode_ros.scene.types import Box3D
@@ -95,7 +96,7 @@ def test_a_trained_object_head_grounds_counts_and_says_not_found(make_model):
     from geode_ros.scene.types import SceneSnapshot
 
     classes = ('box', 'mug', 'table')
-    cfg = ObjectConfig(classes=classes, answer_from_objects=('object_count',))
+    cfg = ObjectConfig(classes=classes)
     m = make_model('qwen2_vl', objects=cfg)
     m.drm.objects = type(m.drm.objects)(cfg, m.config.drm, m.adapter.hidden_size)
     pts, cols, _ = room_cloud()
@@ -125,6 +126,7 @@ def test_a_trained_object_head_grounds_counts_and_says_not_found(make_model):
     on_floor = m.answer('Where is the box? Give its 3D bounding box.', snap)
     assert box_iou_3d(on_floor.boxes[0], gt[2]) > 0.5
     count = m.answer('How many table(s) are in this room?', snap)
-    assert count.values == [1.0] and count.text == '1'
-    absent = m.answer('Where is the lamp? Give its 3D bounding box.', snap)
-    assert absent.boxes == [] and absent.text.startswith('No lamp found')
+    assert count.values == [1.0] and count.text == 'I see 1 table.'
+    assert m.answer('is there a desk?', snap).values == [1.0]  # a synonym of table
+    with pytest.raises(QueryError, match='"lamp" is not a category this model knows'):
+        m.answer('Where is the lamp? Give its 3D bounding box.', snap)

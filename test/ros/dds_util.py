@@ -115,10 +115,11 @@ class Peer:
         assert done.wait(timeout), f'no reply to {request}'
         return future.result()
 
-    def query(self, question: str, target_frame: str = '') -> Any:
+    def query(self, question: str, target_frame: str = '', **fields: Any) -> Any:
+        """Ask over DDS: a question, or (question empty) the structured ``fields``."""
         assert self.client.wait_for_service(timeout_sec=WAIT), 'geode/query never appeared'
-        return self.call(self.client, SpatialQuery.Request(question=question,
-                                                           target_frame=target_frame))
+        return self.call(self.client, SpatialQuery.Request(
+            question=question, target_frame=target_frame, **fields))
 
     def wait_status(self, predicate: Callable[[dict], bool], timeout: float = WAIT) -> dict:
         deadline = time.monotonic() + timeout

@@ -8,7 +8,6 @@ a grounding question must come back as a box and as RViz markers.
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 
 import pytest
@@ -56,10 +55,14 @@ def test_model_answers_numbers_and_boxes_with_markers(model_node):
     cam.turn()
     cam.wait_status(lambda s: s['keyframes'] >= 5)
 
+    # the test room is empty: nothing is detected, so a count is 0 (never a guess) and
+    # agrees with where and exists
     count = cam.query('How many chair(s) are in this room?')
-    assert count.success, count.message
-    assert len(count.values) == 1 and math.isfinite(count.values[0]) and count.values[0] > 0
-    assert count.answer.strip()
+    assert count.success and count.status == 'ok', count.message
+    assert list(count.values) == [0.0] and list(count.units) == ['count']
+    assert count.answer == 'I see no chairs.' and count.program == 'count(chair)'
+    exists = cam.query('', kind='exists', objects=['chair'])  # the structured form
+    assert exists.success and list(exists.values) == [0.0] and exists.kind == 'exists'
 
     got.clear()
     # the test room is empty: a grounding question is answered "not found" with no box,
@@ -73,3 +76,4 @@ def test_model_answers_numbers_and_boxes_with_markers(model_node):
 
     bad = cam.query('Tell me a joke about robots.')
     assert not bad.success and 'cannot parse the question' in bad.message
+    assert bad.status == 'cannot_parse'

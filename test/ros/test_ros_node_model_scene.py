@@ -58,7 +58,8 @@ def test_held_out_scene_object_found_over_dds(scene_node):
     size = sorted([box.size.x, box.size.y]) + [box.size.z]
     want = sorted(truth['size'][:2]) + [truth['size'][2]]
     assert np.allclose(size, want, rtol=0.3), (size, want)
-    assert reply.header.frame_id == 'map' and 'center (' in reply.answer
+    assert reply.header.frame_id == 'map' and reply.answer.startswith('The shelf is at (')
+    assert reply.program == 'where(shelf)' and reply.status == 'ok'
 
     assert got.wait(WAIT), 'no MarkerArray after the answer'
     cube = next(m for m in markers[-1].markers if m.type == Marker.CUBE)
@@ -73,7 +74,8 @@ def test_held_out_scene_object_found_over_dds(scene_node):
     T_map_cam = frames[-1][3]  # the latest pose
     assert np.allclose(T_map_cam[:3, :3] @ T_cam_box[:3, 3] + T_map_cam[:3, 3], centre,
                        atol=1e-3)
-    assert f'(frame {CAMERA_FRAME})' in seen.answer
+    p = seen.boxes[0].pose.position  # the text gives the same coordinates in that frame
+    assert f'({p.x:.2f}, {p.y:.2f}, {p.z:.2f}) in {CAMERA_FRAME}' in seen.answer
 
 
 def test_current_detections_on_the_vision_msgs_topic(scene_node):
