@@ -14,22 +14,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from geode_ros.cli.common import setup_logging
-from geode_ros.errors import GeodeError
+from geode_ros.cli.common import run_main, setup_logging
 from geode_ros.version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     """One subcommand per benchmark, each from its module's add_arguments/run pair."""
     from geode_ros.cli import (
+        bench_ingest,
         bench_live,
+        bench_model,
         bench_phrasings,
         bench_proposals,
         bench_query,
         bench_soak,
     )
-    from geode_ros.model import bench_model
-    from geode_ros.scene import bench_ingest
 
     parser = argparse.ArgumentParser(prog='geode-bench', description=__doc__)
     parser.add_argument('--version', action='version', version=f'geode-bench {__version__}')
@@ -61,13 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; a GeodeError becomes a one-line message and exit status 2."""
+    return run_main('geode-bench', _main, None if argv is None else list(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     setup_logging()
     args = build_parser().parse_args(argv)
-    try:
-        result = args.func(args)
-    except GeodeError as exc:
-        print(f'geode-bench: error: {exc}', file=sys.stderr)
-        return 2
+    result = args.func(args)
     return 1 if isinstance(result, dict) and result.get('passed') is False else 0
 
 

@@ -21,13 +21,11 @@ from geode_ros.errors import GeodeError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from geode_ros.cli.common import add_runtime_arguments, repo_root
+    from geode_ros.cli.common import add_model_arguments, repo_root
 
-    parser.add_argument('--model', default=str(repo_root() / 'models' / 'geode-tiny'),
-                        help='GEODE model directory (default: the shipped model)')
     parser.add_argument('--scene', default=str(repo_root() / 'assets' / 'demo_scene'),
                         help='geode-synth directory (qa.jsonl + scenes/); first scene used')
-    add_runtime_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument('--layer-questions', type=int, default=200,
                         help='everyday questions for the query-layer measurement')
     parser.add_argument('--json', dest='json_out', default=None, help='write results here')

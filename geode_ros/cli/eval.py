@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from geode_ros.cli.common import add_runtime_arguments, load_reasoner, setup_logging
+from geode_ros.cli.common import add_model_arguments, load_reasoner, run_main, setup_logging
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
@@ -40,7 +40,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog='geode-eval', description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    parser.add_argument('--model', required=True, help='GEODE model directory')
     parser.add_argument('--data', required=True,
                         help='geode-synth dir (qa.jsonl + scenes/), a QA JSONL, or VSI-Bench file')
     parser.add_argument('--scenes', default=None,
@@ -53,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--no-blind', action='store_true',
                         help='skip the blind run (the same questions without their scenes, '
                              'which shows how much of each score the question alone earns)')
-    add_runtime_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument('--json', default=None, help='write the results as JSON here')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
     return parser
@@ -71,31 +70,34 @@ def _load_records(path: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 on bad input)."""
+    """Entry point; exit status 2 with a one-line message on bad input (GeodeError)."""
+    return run_main('geode-eval', _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from geode_ros.train.evaluate import evaluate, format_table
     from geode_ros.train.scenes import SceneStore
 
     args = build_parser().parse_args(argv)
     setup_logging(args.quiet)
-    try:
-        data = Path(args.data)
-        records = _load_records(data)
-        if args.types:
-            records = [r for r in records if r.type in args.types]
-        if args.limit:
-            records = records[:args.limit]
-        if not records:
-            raise GeodeError(f'no questions to score in {data}')
-        train = _load_records(Path(args.train_data)) if args.train_data else None
-        model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
-        root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
-        store = SceneStore(root, model)
-        result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
-        blind = None if args.no_blind else evaluate(
-            model, records, store, args.batch_size, train, not args.quiet, blind=True)
-    except GeodeError as exc:
-        print(f'geode-eval: error: {exc}', file=sys.stderr)
-        return 2
+    data = Path(args.data)
+    records = _load_records(data)
+    if args.types:
+        records = [r for r in records if r.type in args.types]
+    if args.limit:
+        records = records[:args.limit]
+    if not records:
+        raise GeodeError(f'no questions to score in {data}')
+    train = _load_records(Path(args.train_data)) if args.train_data else None
+    model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
+    if model is None:
+        raise GeodeError('geode-eval scores a GEODE model: give --model DIR or a shipped name '
+                         "(the geometric baseline is the table's baseline column already)")
+    root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
+    store = SceneStore(root, model)
+    result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
+    blind = None if args.no_blind else evaluate(
+        model, records, store, args.batch_size, train, not args.quiet, blind=True)
     print(format_table(result, blind))
     if args.json:
         out = {'scene': result.to_json(), 'blind': blind.to_json() if blind else None,

@@ -11,7 +11,7 @@ fixed size and pads everything (right-padded for training, left-padded for decod
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,12 +19,10 @@ import torch
 from geode_ros.errors import GeodeError
 from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES, ObjectConfig
 from geode_ros.model.prompt import PROGRAM, answer_target, build_prompt, program_system
+from geode_ros.model.protocol import GeodeLike
 from geode_ros.query.parse import split_options
 from geode_ros.scene.proposals import Proposals
 from geode_ros.scene.types import Box3D, RGBDFrame
-
-if TYPE_CHECKING:
-    from geode_ros.model.geode import GeodeModel
 
 
 @dataclass
@@ -181,7 +179,7 @@ def _sample_points(points: np.ndarray, colors: np.ndarray, n: int, rng: np.rando
     return out, mask
 
 
-def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
+def prepare_batch(model: GeodeLike, samples: list[GeodeSample], stage: int = 2,
                   train: bool = True, seed: int | None = None) -> GeodeBatch:
     """Collate ``samples`` for ``model`` (see the module docstring)."""
     cfg, tok, ad = model.config, model.tokenizer, model.adapter

@@ -32,6 +32,8 @@ NUMERIC_OUTPUTS: tuple[str, ...] = ('drh', 'digits')
 VALUE_DECODES: tuple[str, ...] = ('mra', 'mean')
 # How multiple-choice answers leave the model: the option's text (scored) or a letter.
 CHOICE_ANSWERS: tuple[str, ...] = ('option_text', 'letter')
+QUANT_MODES: tuple[str | None, ...] = (None, 'int8', 'int4')
+QUANT_BACKENDS: tuple[str, ...] = ('auto', 'torchao', 'portable')
 # A spelled box takes 53-59 tokens with the tiny tokenizer: the digits mode decodes at least this.
 DIGITS_MIN_NEW_TOKENS = 80
 
@@ -142,7 +144,7 @@ class DRHConfig:
         'help': 'weight of the histogram cross-entropy'})
     value_decode: str = field(default='mra', metadata={
         'help': 'mra: the value with the highest expected VSI-Bench MRA under the histogram; '
-                'mean: the L2-regressed value'})
+                'mean: the L2-regressed value', 'choices': VALUE_DECODES})
     box_center_scale: float = field(default=2.0, metadata={'help': 'box centre scale (m)'})
     box_log_size_mean: float = field(default=-0.7, metadata={'help': 'mean log box extent'})
     box_log_size_std: float = field(default=0.8, metadata={'help': 'std of log box extent'})
@@ -155,9 +157,11 @@ class DRHConfig:
 class QuantConfig:
     """Weight-only quantisation of the LLM linears (the DRM, DRH and vision stay float)."""
 
-    mode: str | None = field(default=None, metadata={'help': 'None, int8 or int4'})
+    mode: str | None = field(default=None, metadata={'help': 'None, int8 or int4',
+                                                      'choices': QUANT_MODES})
     group_size: int = field(default=32, metadata={'help': 'int4 group size (input dim)'})
-    backend: str = field(default='auto', metadata={'help': 'auto, torchao or portable'})
+    backend: str = field(default='auto', metadata={'help': 'auto, torchao or portable',
+                                                   'choices': QUANT_BACKENDS})
 
 
 @dataclass
@@ -201,8 +205,8 @@ class GeodeConfig:
     numeric_output: str = field(default='drh', metadata={
         'help': 'drh: numbers/boxes regressed at <reg>/<box> by the DRH; digits: spelled as '
                 f'answer text and parsed back (ablation; decode budget >= '
-                f'{DIGITS_MIN_NEW_TOKENS} tokens)'})
+                f'{DIGITS_MIN_NEW_TOKENS} tokens)', 'choices': NUMERIC_OUTPUTS})
     choice_answer: str = field(default='option_text', metadata={
         'help': "option_text: trained to say the chosen option's text; answered by scoring "
                 'the likelihood of each listed option; letter: trained to say the letter, '
-                'answered by greedy decoding'})
+                'answered by greedy decoding', 'choices': CHOICE_ANSWERS})

@@ -31,14 +31,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from geode_ros.config import check_choices
 from geode_ros.errors import GeodeError
 from geode_ros.model.adapters import make_adapter
 from geode_ros.model.answering import SceneAnswering
 from geode_ros.model.batch import GeodeBatch, KeyframeFeatures
+from geode_ros.model.checkpoint import DTYPES, load_weights, read_checkpoint
 from geode_ros.model.config import (
-    CHOICE_ANSWERS,
     DIGITS_MIN_NEW_TOKENS,
-    NUMERIC_OUTPUTS,
     GeodeConfig,
 )
 from geode_ros.model.decode import Generation, greedy_generate
@@ -46,9 +46,8 @@ from geode_ros.model.drh import DirectRegressionHead
 from geode_ros.model.drm import DecoupledRationaleModule, patch_centres_3d
 from geode_ros.model.objects import Detection
 from geode_ros.model.prompt import BOX, REG, SPATIO, add_geode_tokens, end_of_turn_token
+from geode_ros.model.quantize import quantize_llm
 from geode_ros.scene.types import RGBDFrame
-
-DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
 
 
 @dataclass
@@ -105,12 +104,7 @@ class GeodeModel(SceneAnswering, nn.Module):
             self.stop_ids.add(int(tokenizer.eos_token_id))
         d = self.adapter.hidden_size
         emb_std = float(self.adapter.embed_tokens.weight.detach().float().std())
-        if config.numeric_output not in NUMERIC_OUTPUTS:
-            raise GeodeError(f'numeric_output must be one of {list(NUMERIC_OUTPUTS)}, got '
-                             f'{config.numeric_output!r}')
-        if config.choice_answer not in CHOICE_ANSWERS:
-            raise GeodeError(f'choice_answer must be one of {list(CHOICE_ANSWERS)}, got '
-                             f'{config.choice_answer!r}')
+        check_choices(config)  # numeric_output, choice_answer, ... (config.py)
         # built even when use_drm is off, so every checkpoint has one layout
         self.drm = DecoupledRationaleModule(config.drm, d, d, emb_std, config.objects)
         self.drh = DirectRegressionHead(config.drh, d)
@@ -136,8 +130,19 @@ class GeodeModel(SceneAnswering, nn.Module):
     @classmethod
     def from_pretrained(cls, path, device: str | None = None, dtype: str | None = None,
                         quantization: str | None = None) -> GeodeModel:
-        from geode_ros.model.checkpoint import load_pretrained
-        return load_pretrained(path, device=device, dtype=dtype, quantization=quantization)
+        """A checkpoint directory (``save_pretrained``), verified, in eval mode; the LLM's
+        linears quantised when asked (or when the checkpoint's config says so)."""
+        cfg, vlm, tok, ip = read_checkpoint(path, device, dtype)
+        model = cls(cfg, vlm, tok, ip)
+        load_weights(model, path)
+        model.to(device=cfg.device)
+        model.vlm.to(DTYPES[cfg.dtype])
+        model.drm.to(DTYPES[cfg.dtype])
+        model.eval()
+        mode = quantization if quantization is not None else cfg.quantization.mode
+        if mode:
+            quantize_llm(model, mode, cfg.quantization.backend, cfg.quantization.group_size)
+        return model
 
     @property
     def device(self) -> torch.device:

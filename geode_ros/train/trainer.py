@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from geode_ros.config import to_dict
+from geode_ros.config import check_choices, to_dict
 from geode_ros.data.qa import ROBOT_TYPES, QARecord, load_qa
 from geode_ros.errors import GeodeError
 from geode_ros.model.batch import prepare_batch
@@ -117,13 +117,8 @@ def load_stage2_init(cfg: TrainConfig, path: str | Path) -> GeodeModel:
     """A GEODE checkpoint for stage 2, with the run's stage-2 switches applied: LoRA,
     ``numeric_output`` and the DRH loss weights from ``cfg.model``; ``use_drm`` only
     switched off, never on (a model trained without the DRM has none to switch back on)."""
-    from geode_ros.model.config import NUMERIC_OUTPUTS
-
     model = GeodeModel.from_pretrained(path, device=cfg.model.device)
-    mc, want = model.config, cfg.model
-    if want.numeric_output not in NUMERIC_OUTPUTS:
-        raise GeodeError(f'model.numeric_output must be one of {list(NUMERIC_OUTPUTS)}, '
-                         f'got {want.numeric_output!r}')
+    mc, want = model.config, check_choices(cfg.model, 'model.')
     if mc.numeric_output != want.numeric_output:
         log.info('numeric_output: %s (checkpoint) -> %s', mc.numeric_output, want.numeric_output)
     if mc.use_drm and not want.use_drm:

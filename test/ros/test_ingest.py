@@ -203,7 +203,7 @@ def test_a_y_down_world_gives_the_same_scene_as_a_z_up_one(pipeline):
 def test_world_up_must_name_an_axis():
     from geode_ros.errors import GeodeError
 
-    with pytest.raises(GeodeError, match='up axis must be one of'):
+    with pytest.raises(GeodeError, match='world_up must be one of'):
         NodeConfig(world_up='up')
     assert NodeConfig().up_alignment() is None
     R = NodeConfig(world_up='-y').up_alignment()

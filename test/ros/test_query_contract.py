@@ -106,7 +106,7 @@ def test_refusals_carry_status_and_what_was_understood():
 
 rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('geode_ros.srv')
-from test_ros_node_unit import OK, _ask, _room_cloud, make_node  # noqa: E402,F401
+from test_ros_node_unit import OK, _ask, _room_cloud  # noqa: E402
 
 from geode_ros.ros.conversions import cloud_to_msg, make_header  # noqa: E402
 
@@ -124,7 +124,7 @@ class SilentReasoner:
 
 
 @pytest.fixture()
-def room_node(make_node):  # noqa: F811
+def room_node(make_node):
     node = make_node(pose_source='topic', max_question_chars=500, **{'topics.points': 'cloud'})
     assert node.trigger_configure() == OK and node.trigger_activate() == OK
     node._pipeline.on_points(cloud_to_msg(_room_cloud(), None, make_header('map', 5.0)))
