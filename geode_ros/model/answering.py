@@ -127,7 +127,6 @@ class SceneAnswering:
     def scene_memory(self, snapshot: SceneSnapshot):
         """The object memory of a snapshot: its detections (computed once per cloud update
         and keyframe set, then reused by every query), the room and the robot's pose."""
-        from geode_ros.model.answering import memory_of
 
         dets, area = [], float('nan')
         if self.config.objects.enabled and self.config.use_drm and len(snapshot.points):
@@ -190,7 +189,6 @@ class SceneAnswering:
         """Answer one question (text or a query Program) about a snapshot (SceneReasoner):
         the program runs over the snapshot's object memory; the LLM runs only to write a
         program the rules cannot, or to estimate what a missing object hides."""
-        from geode_ros.model.answering import can_estimate, estimated
         from geode_ros.query.execute import execute
         from geode_ros.query.pipeline import to_answer
 

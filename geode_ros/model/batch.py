@@ -20,7 +20,7 @@ from geode_ros.errors import GeodeError
 from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES, ObjectConfig
 from geode_ros.model.prompt import PROGRAM, answer_target, build_prompt, program_system
 from geode_ros.model.protocol import GeodeLike
-from geode_ros.query.parse import split_options
+from geode_ros.query.vsi_templates import split_options
 from geode_ros.scene.proposals import Proposals
 from geode_ros.scene.types import Box3D, RGBDFrame
 

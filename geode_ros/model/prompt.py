@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from geode_ros.errors import GeodeError
 from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
-from geode_ros.query.parse import split_options
+from geode_ros.query.vsi_templates import split_options
 
 SPATIO, REG, BOX = '<spatio>', '<reg>', '<box>'
 GEODE_TOKENS = (SPATIO, REG, BOX)

@@ -16,6 +16,7 @@ import re
 from geode_ros.query import intents as it
 from geode_ros.query.lexicon import Lexicon, singular_guess, tokens
 from geode_ros.query.program import ROBOT, Program, QueryError
+from geode_ros.query.vsi_templates import match_template
 from geode_ros.query.words import KEYWORDS, KNOWN_WORDS, NUMBER_WORDS
 
 _CONTRACTIONS = [
@@ -42,7 +43,6 @@ _PREP = [(r'\bright (now|here|there|away)\b', r'\1'), (r'\ball right\b', 'ok'),
          (r'(\d)\s*(m2|ft2|cm|mm|m|ft)\b', r'\1 \2'), (r'\bsq\.', 'sq'),
          (r'(\d)\s*"', r'\1 in'), (r'(\d),(\d{3})', r'\1\2')]
 
-_OPTION_LINE = re.compile(r'^\s*([A-Z])[.)]\s+(.+?)\s*$')
 SHORT_WORD = 4  # up to this length a keyword typo must be a missing, extra or swapped letter
 TYPO_MARGIN = 5.0  # a typo goes to the closest keyword only when it is this much closer
 # VSI-Bench's preamble names "the closest point", which is not a nearest-object question.
@@ -59,20 +59,6 @@ _CUES = {'count', 'many', 'much', 'number', 'tally', 'total', 'where', 'find', '
 CUE_REACH = 3
 # a question that asks for one of these kinds names its object first
 _ONE_OBJECT = ('count', 'where', 'exists', 'size', 'last_seen', 'direction', 'near')
-
-
-def split_options(question: str) -> list[tuple[str, str]]:
-    """The (letter, text) options listed on the question's trailing lines, in order;
-    [] when none are listed (or their letters do not run A, B, C, ...)."""
-    out: list[tuple[str, str]] = []
-    for line in reversed(question.strip().splitlines()[1:]):
-        m = _OPTION_LINE.match(line)
-        if not m:
-            break
-        out.append((m.group(1), m.group(2)))
-    out.reverse()
-    letters = [chr(ord('A') + i) for i in range(len(out))]
-    return out if [le for le, _ in out] == letters else []
 
 
 def normalise(text: str) -> str:
@@ -228,8 +214,6 @@ class _Question:
 
 def _vsi(question: str, lexicon: Lexicon) -> Program | None:
     """VSI-Bench's own templates (the benchmark's wording), with their listed options."""
-    from geode_ros.query.vsi_templates import match_template
-
     first = question.strip().splitlines()[0]
     return match_template(question, normalise(first), corrected_words(first, lexicon),
                           lexicon)

@@ -21,16 +21,30 @@ REL_DIRECTION = re.compile(r'\bstanding (by|at|next to)\b.+\bfacing\b.+\b(left|r
 ROUTE = re.compile(r'\b(route|navigate|walk|robot)\b.+\b(fill in|turn|go forward)\b')
 APPEARANCE = re.compile(r'\b(appearance order|order of (first )?appearance|first[- ]time '
                         r'appearance|appear first|first appear)\b')
+_OPTION_LINE = re.compile(r'^\s*([A-Z])[.)]\s+(.+?)\s*$')
 _ROUTE_START = re.compile(r'beginning at the (.+?) facing the (.+?)\.', re.IGNORECASE)
 _ROUTE_STOP = re.compile(r'go forward until the (.+?)\.', re.IGNORECASE)
+
+
+def split_options(question: str) -> list[tuple[str, str]]:
+    """The (letter, text) options listed on the question's trailing lines, in order;
+    [] when none are listed (or their letters do not run A, B, C, ...)."""
+    out: list[tuple[str, str]] = []
+    for line in reversed(question.strip().splitlines()[1:]):
+        m = _OPTION_LINE.match(line)
+        if not m:
+            break
+        out.append((m.group(1), m.group(2)))
+    out.reverse()
+    letters = [chr(ord('A') + i) for i in range(len(out))]
+    return out if [le for le, _ in out] == letters else []
+
 
 
 def match_template(question: str, s: str, words: list[str], lexicon: Lexicon
                    ) -> Program | None:
     """The program of a VSI-Bench multiple-choice question; None for any other wording.
     ``s`` / ``words``: the first line normalised / as corrected tokens."""
-    from geode_ros.query.parse import split_options
-
     options = tuple(split_options(question))
     named = tuple(m.arg for m in lexicon.find(words))
     if REL_DISTANCE.search(s):

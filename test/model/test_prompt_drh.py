@@ -11,7 +11,7 @@ from geode_ros.errors import GeodeError
 from geode_ros.model.config import DRHConfig
 from geode_ros.model.drh import DirectRegressionHead, aligned_iou, render_value
 from geode_ros.model.prompt import BOX, PROGRAM, REG, answer_target, choice_text
-from geode_ros.query.parse import split_options
+from geode_ros.query.vsi_templates import split_options
 
 
 def test_options_are_read_from_the_question_lines():

@@ -9,7 +9,7 @@ import regex
 from geode_ros.data.paraphrase import random_phrasing
 from geode_ros.data.phrasings import instantiate, load_names, load_templates
 from geode_ros.query.lexicon import Lexicon, plural
-from geode_ros.query.parse import parse_rules, split_options
+from geode_ros.query.parse import parse_rules
 from geode_ros.query.pipeline import structured, understand
 from geode_ros.query.program import (
     CANNOT_PARSE,
@@ -19,7 +19,7 @@ from geode_ros.query.program import (
     parse_program_text,
     program_pattern,
 )
-from geode_ros.query.vsi_templates import vsi_question
+from geode_ros.query.vsi_templates import split_options, vsi_question
 
 CLASSES = ('bed', 'book', 'bottle', 'box', 'cabinet', 'chair', 'door', 'lamp', 'monitor', 'mug',
            'plant', 'refrigerator', 'shelf', 'sofa', 'table', 'trash can', 'tv')
