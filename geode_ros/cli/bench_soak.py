@@ -54,7 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--warmup-s', type=float, default=60.0,
                         help='memory growth is measured from this time on (default 60 s)')
     parser.add_argument('--max-growth', type=float, default=0.05,
-                        help='largest allowed relative RSS growth after the warm-up')
+                        help='largest allowed relative RSS growth after the warm-up: the '
+                             'median of the last third of the samples over that of the '
+                             'first third (a leak grows it; a moment of backlog does not)')
     parser.add_argument('--node-param', action='append', default=[], metavar='NAME:=VALUE',
                         help='extra ROS parameter for the node (repeatable)')
     parser.add_argument('--domain-id', type=int, default=None,
@@ -238,6 +240,16 @@ def _counts(status: dict) -> dict[str, Any]:
                                     if k.startswith(('rejected_', 'errors_', 'skipped', 'lost_'))}}
 
 
+def rss_growth(samples: list[float]) -> float:
+    """Relative growth of resident memory: the median of the last third of ``samples`` over
+    the median of the first third. A leak raises it; one peak (frames queued for a
+    moment while a query runs) does not, as it would a max-over-first-sample figure."""
+    if len(samples) < 3:
+        return 0.0
+    third = len(samples) // 3
+    return float(np.median(samples[-third:]) / np.median(samples[:third]) - 1.0)
+
+
 def run(args: argparse.Namespace) -> dict:
     """Run the soak (or one of its child roles) and print the report."""
     if args.role is not None:
@@ -285,8 +297,7 @@ def run(args: argparse.Namespace) -> dict:
     p50, p95 = _percentile(lat, 50), _percentile(lat, 95)
     per_minute = [round(next(m for t, m in rss if t >= 60 * k), 1)
                   for k in range(1, int(rss[-1][0] // 60) + 1)] if rss else []
-    base = [m for t, m in rss if t >= args.warmup_s]
-    growth = (max(base) / base[0] - 1.0) if len(base) > 1 else 0.0
+    growth = rss_growth([m for t, m in rss if t >= args.warmup_s])
     result = {
         'minutes': args.minutes, 'model': args.model or 'geometric-baseline',
         'publisher_qos': args.publisher_qos,
