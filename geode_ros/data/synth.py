@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from geode_ros.data.frames import write_frames_folder
 from geode_ros.data.qa import QARecord, save_qa
+from geode_ros.data.sensing import SENSING_MODES
 from geode_ros.errors import GeodeError
 from geode_ros.scene.types import CameraIntrinsics, RGBDFrame
 
@@ -52,6 +54,16 @@ class SynthConfig:
     frames: int = field(default=32, metadata={'help': 'frames per scene trajectory'})
     hfov_deg: float = field(default=75.0, metadata={'help': 'horizontal field of view, degrees'})
     depth_scale: float = field(default=0.001, metadata={'help': 'metres per depth-PNG unit'})
+    sensing: str = field(default='clean', metadata={
+        'help': 'how the camera sees the room: clean (flat class colours, exact depth), '
+                'realistic (textured multi-colour materials, lights and shadows, a '
+                'Kinect-like RGB-D sensor with z^2 depth noise, holes, motion blur and pose '
+                'drift; for training) or heldout (a different, RealSense-like stereo sensor '
+                'and texture family: for evaluation only). Geometry, ground truth and QA '
+                'are the same in every mode (docs/sensing.md)'})
+    sensing_strength: float = field(default=1.0, metadata={
+        'help': 'scale of every sensor perturbation (noise, holes, blur, drift): 0 = ideal '
+                'sensor, 1 = nominal, 2 = poor; ignored when sensing is clean'})
 
     def validate(self) -> None:
         if self.scenes < 0 or self.frames < 1 or self.questions_per_scene < 0:
@@ -62,6 +74,11 @@ class SynthConfig:
             raise GeodeError(f'hfov_deg must be within 10..150, got {self.hfov_deg}')
         if self.depth_scale <= 0:
             raise GeodeError('depth_scale must be positive')
+        if self.sensing not in SENSING_MODES:
+            raise GeodeError(f'sensing must be one of {", ".join(SENSING_MODES)}, '
+                             f'got {self.sensing!r}')
+        if not 0.0 <= self.sensing_strength <= 5.0:
+            raise GeodeError(f'sensing_strength must be within 0..5, got {self.sensing_strength}')
 
     def intrinsics(self) -> CameraIntrinsics:
         fx = self.width / 2.0 / np.tan(np.deg2rad(self.hfov_deg) / 2.0)
@@ -83,25 +100,60 @@ def _write_frames(out_dir: Path, K: CameraIntrinsics, frames: list[tuple], scale
         cv2.imwrite(str(out_dir / f'frame-{i:06d}.instance.png'), ids)
 
 
+def _camera(cfg: SynthConfig, room, seed: int) -> Callable:
+    """The view function of a scene: it maps a true camera pose to
+    (rgb, depth, instance ids, reported pose). Clean mode renders flat colours with exact
+    depth and pose; the other modes dress the room (``materials``) and pass every view
+    through their sensor model (``sensing``). Appearance and sensor noise draw from their
+    own seeded streams, so the layout, the camera path and the ground truth do not depend
+    on the mode."""
+    from geode_ros.data.render import build_room_mesh, render, render_lit, sample_lights
+
+    K = cfg.intrinsics()
+    if cfg.sensing == 'clean':
+        mesh = build_room_mesh(room)
+
+        def view(T):
+            rgb, depth, inst = render(mesh, K, T)
+            return rgb, depth, inst, T
+        return view
+    from geode_ros.data.materials import clutter, dress, extra_parts
+    from geode_ros.data.sensing import make_sensor
+
+    heldout = cfg.sensing == 'heldout'
+    look_rng = np.random.default_rng([seed, 13 if heldout else 11])
+    mesh = build_room_mesh(room, extra_parts(clutter(room, look_rng)))
+    look = dress(room, mesh.part_owner, look_rng, 'heldout' if heldout else 'train')
+    lights = sample_lights(look_rng, room.size)
+    sensor = make_sensor(cfg.sensing, K, cfg.sensing_strength,
+                         np.random.default_rng([seed, 14 if heldout else 12]))
+
+    def view(T):
+        lit = render_lit(mesh, look, lights, K, T)
+        rgb, depth, pose = sensor.capture(lit, T)
+        return rgb, depth, lit['instance'], pose
+    return view
+
+
 def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tuple]]:
-    """Lay out and render scene ``index``: (scene.json dict, [(rgb, depth, inst, T)])."""
-    from geode_ros.data.render import build_room_mesh, render, trajectory
+    """Lay out and render scene ``index``: (scene.json dict, [(rgb, depth, inst, T)]);
+    T is the pose the camera reports (exact in clean mode)."""
+    from geode_ros.data.render import trajectory
     from geode_ros.data.scene_layout import generate_layout
 
     seed = cfg.seed + index
     rng = np.random.default_rng(seed)
     room = generate_layout(rng)
-    mesh = build_room_mesh(room)
-    K = cfg.intrinsics()
+    view = _camera(cfg, room, seed)
     frames, visibility, first_seen = [], [], {}
     for i, T in enumerate(trajectory(rng, room.size, cfg.frames)):
-        rgb, depth, inst = render(mesh, K, T)
+        rgb, depth, inst, pose = view(T)
         ids, counts = np.unique(inst[inst >= 0], return_counts=True)
         pixels = {int(k): int(c) for k, c in zip(ids, counts) if c >= MIN_VISIBLE_PIXELS}
         visibility.append({'frame': i, 'pixels': {str(k): c for k, c in pixels.items()}})
         for k in pixels:
             first_seen.setdefault(k, i)
-        frames.append((rgb, depth, inst, T))
+        frames.append((rgb, depth, inst, pose))
     W, L, H = (float(v) for v in room.size)
     meta = {
         'scene': scene_name(index),
@@ -113,6 +165,8 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
         'num_frames': len(frames),
         'visibility': visibility,
     }
+    if cfg.sensing != 'clean':
+        meta['sensing'] = {'mode': cfg.sensing, 'strength': cfg.sensing_strength}
     return meta, frames
 
 

@@ -352,7 +352,7 @@ class GeodeModel(nn.Module):
                 len(pts) and now - cached[2] < self.config.objects.proposal_refresh_s)):
             return cached[1]  # the same cloud, or a live cloud updated a moment ago
         props = propose_objects(pts, snapshot.colors, self.config.objects.proposals)
-        props.first_seen = first_seen(props, snapshot.keyframes)
+        props.first_seen = first_seen(props, snapshot.keyframes, snapshot.point_stamps)
         self._proposal_cache = (key, props, now)
         return props
 

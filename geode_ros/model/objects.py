@@ -193,6 +193,14 @@ def object_loss(cfg: ObjectConfig, logits: torch.Tensor, deltas: torch.Tensor,
     return ce, box
 
 
+def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax probabilities [..., C] re-tempered: softmax(logits / T) from softmax(logits)."""
+    logp = np.log(np.clip(probs, 1e-30, None)) / max(float(temperature), 1e-6)
+    logp -= logp.max(-1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(-1, keepdims=True)
+
+
 def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndarray,
                      first_seen: np.ndarray, cfg: ObjectConfig) -> list[Detection]:
     """Class-wise merging of proposal predictions into detections.
@@ -201,9 +209,13 @@ def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndar
     (IoU > ``merge_iou``) or nearly touches (gap < ``merge_gap_m``) an accepted detection of
     the same class joins it (a fragment of that object), else it starts a new detection
     when its probability reaches ``score_threshold``. A detection's box and score are
-    those of its most confident member; it is first seen when any member is.
+    those of its most confident member; it is first seen when any member is. ``probs`` are
+    softmax probabilities; the calibration ``temperature`` is applied here
+    (softmax(l / T) is softmax(l) ** (1 / T), renormalised).
     """
     bg = len(classes)
+    if len(probs) and cfg.temperature != 1.0:
+        probs = tempered(probs, cfg.temperature)
     label = probs[:, :bg].argmax(1) if len(probs) else np.zeros(0, np.int64)
     score = probs[np.arange(len(probs)), label] if len(probs) else np.zeros(0)
     out: list[Detection] = []

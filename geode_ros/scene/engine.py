@@ -125,7 +125,7 @@ class SpatialQueryEngine:
                                    c.min_depth_m, c.max_depth_m, c.depth_stride)
         features = encode(frame) if (is_kf and encode is not None) else None
         with self._lock:
-            self._cloud.add(xyz, rgb)
+            self._cloud.add(xyz, rgb, frame.stamp)
             if is_kf:
                 self._keyframes.add(frame, features, generation, encode_now=False)
         return is_kf
@@ -146,7 +146,7 @@ class SpatialQueryEngine:
         world = transform_points(T, pts[ok])
         colours = rgb[ok] if rgb is not None else None
         with self._lock:
-            self._cloud.add(world, colours)
+            self._cloud.add(world, colours, float(stamp))
             self._clouds += 1
             self._stamp = max(self._stamp, float(stamp))
         return int(ok.sum())
@@ -156,7 +156,8 @@ class SpatialQueryEngine:
         xyz, rgb = self._cloud.points()
         originals = self._keyframes.keyframes()
         kfs = [Keyframe(kf.frame, kf.index, kf.features) for kf in originals]
-        snap = SceneSnapshot(xyz, rgb, kfs, self.config.fixed_frame, self._stamp)
+        snap = SceneSnapshot(xyz, rgb, kfs, self.config.fixed_frame, self._stamp,
+                             self._cloud.first_stamps())
         return snap, originals
 
     def snapshot(self) -> SceneSnapshot:

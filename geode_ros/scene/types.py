@@ -118,7 +118,9 @@ class SceneSnapshot:
     """A consistent, read-only view of scene memory handed to the reasoner.
 
     ``points`` [N, 3] float32 and ``colors`` [N, 3] uint8 are the fused cloud in
-    the fixed frame; ``keyframes`` oldest first.
+    the fixed frame; ``keyframes`` oldest first; ``point_stamps`` [N] the stamp at which
+    each point's voxel was first observed (when an object was first seen, for input with
+    no keyframes: point clouds only).
     """
 
     points: np.ndarray
@@ -126,6 +128,7 @@ class SceneSnapshot:
     keyframes: list[Keyframe]
     frame_id: str
     stamp: float
+    point_stamps: np.ndarray | None = None
 
 
 @runtime_checkable

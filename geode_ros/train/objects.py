@@ -90,6 +90,26 @@ def average_precision(scores: list[float], hits: list[bool], n_gt: int) -> float
     return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
 
 
+def match_scene(dets: list, gts: list[Box3D], iou: float = 0.25) -> list[tuple[str, float, bool]]:
+    """(label, score, hit) per detection of one scene: greedily by score, a detection hits
+    the unmatched ground-truth object of its class it overlaps most at >= ``iou`` (3D IoU);
+    a second detection of a matched object is a false positive."""
+    used: set[int] = set()
+    out = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        best, best_iou = None, iou
+        for j, g in enumerate(gts):
+            if j in used or g.label != d.label:
+                continue
+            v = box_iou_3d(d.as_box3d(), g)
+            if v >= best_iou:
+                best, best_iou = j, v
+        if best is not None:
+            used.add(best)
+        out.append((d.label, float(d.score), best is not None))
+    return out
+
+
 def detection_ap(detections: list[list], ground_truth: list[list[Box3D]], iou: float = 0.25
                  ) -> dict[str, float]:
     """Per-class AP at ``iou`` over scenes, and their mean as ``mAP``."""
@@ -97,19 +117,9 @@ def detection_ap(detections: list[list], ground_truth: list[list[Box3D]], iou: f
     for dets, gts in zip(detections, ground_truth):
         for g in gts:
             n_gt[g.label] += 1
-        used: set[int] = set()
-        for d in sorted(dets, key=lambda d: -d.score):
-            best, best_iou = None, iou
-            for j, g in enumerate(gts):
-                if j in used or g.label != d.label:
-                    continue
-                v = box_iou_3d(d.as_box3d(), g)
-                if v >= best_iou:
-                    best, best_iou = j, v
-            if best is not None:
-                used.add(best)
-            scores[d.label].append(d.score)
-            hits[d.label].append(best is not None)
+        for label, score, hit in match_scene(dets, gts, iou):
+            scores[label].append(score)
+            hits[label].append(hit)
     ap = {c: average_precision(scores[c], hits[c], n) for c, n in n_gt.items()}
     out = {c: 100.0 * v for c, v in sorted(ap.items())}
     out['mAP'] = float(np.nanmean(list(out.values()))) if out else float('nan')
