@@ -31,7 +31,7 @@ def test_setup_py_declares_every_console_script():
     text = (ROOT / 'setup.py').read_text()
     names = re.search(r'for name in \(([^)]*)\)', text).group(1)
     declared = {n.strip(" '") for n in names.split(',') if n.strip()}
-    assert declared == {'train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node'}
+    assert declared == {'train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node', 'prepare'}
 
 
 @pytest.mark.skipif(shutil.which('ruff', path=str(Path(sys.executable).parent)) is None,
@@ -43,7 +43,8 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize('name', ['train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node'])
+@pytest.mark.parametrize('name', ['train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node',
+                                  'prepare'])
 def test_every_console_script_reports_the_package_version(name, capsys):
     import importlib
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.spatial import cKDTree
 from room_clouds import BOX, MUG, TABLE, VOXEL, grid, room_cloud
+from scipy.spatial import cKDTree
 
 from geode_ros.scene import boxgeom
 from geode_ros.scene import segmentation as seg
