@@ -30,6 +30,11 @@ examples:
   geode-eval --model DIR --data vsibench/test.jsonl --scenes vsibench/frames --json out.json
   geode-eval --model models/geode-tiny --data data/test --train-data data/train --no-blind
   geode-eval --model out/train/stage2/model --data data/val --select-sources
+  geode-eval --model models/geode-tiny --data data/test --no-blind --compare \
+      realistic=data/test_realistic heldout=data/test_heldout points=data/test@points \
+      points-nocolor=data/test@points-nocolor
+--compare columns are the same seeds rendered another way (geode-synth --sensing) or the
+same frames fed as point clouds; a drop in a column is what that sensing costs.
 """
 
 
@@ -51,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--no-blind', action='store_true',
                         help='skip the blind run (the same questions without their scenes, '
                              'which shows how much of each score the question alone earns)')
+    parser.add_argument('--input', default='frames',
+                        choices=('frames', 'points', 'points-nocolor'),
+                        help='feed the scenes as RGB-D frames, or as point clouds only '
+                             '(PointCloud2-style, with or without colours, no keyframes)')
+    parser.add_argument('--compare', nargs='+', default=None, metavar='NAME=DIR[@INPUT]',
+                        help='also score the same questions on other renderings of the same '
+                             'scenes and print the columns side by side, e.g. realistic='
+                             'data/test_realistic points=data/test@points (see EPILOG)')
     parser.add_argument('--select-sources', action='store_true',
                         help="write into the model's config the question types whose "
                              'objects reading scored higher than the llm one here')
@@ -90,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         train = _load_records(Path(args.train_data)) if args.train_data else None
         model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
         root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
-        store = SceneStore(root, model)
+        store = SceneStore(root, model, inputs=args.input)
         result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
+        columns = _compare(args, model, records, train, result)
         if args.select_sources:
             _select_sources(model, args.model, result)
         blind = None if args.no_blind else evaluate(
@@ -100,14 +114,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f'geode-eval: error: {exc}', file=sys.stderr)
         return 2
     print(format_table(result, blind))
+    if columns:
+        from geode_ros.train.robustness import format_columns
+
+        print(format_columns(columns))
     if args.json:
         out = {'scene': result.to_json(), 'blind': blind.to_json() if blind else None,
+               **({'columns': {k: v.to_json() for k, v in columns.items()}} if columns else {}),
                'baseline': result.baseline,
                'answer_from_objects': list(model.config.objects.answer_from_objects)}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2) + '\n')
         log.info('wrote %s', args.json)
     return 0
+
+
+def _compare(args, model, records, train, result) -> dict:
+    """``--compare``: the main result as the first column, then one per NAME=DIR[@INPUT]."""
+    if not args.compare:
+        return {}
+    from geode_ros.train.robustness import evaluate_columns, parse_column
+
+    cols = [parse_column(spec) for spec in args.compare]
+    main = Path(args.data).name + ('' if args.input == 'frames' else f'@{args.input}')
+    return {main: result, **evaluate_columns(model, records, cols, args.batch_size, train,
+                                             not args.quiet)}
 
 
 def _select_sources(model, path: str, result) -> None:

@@ -253,8 +253,11 @@ def texture(points: np.ndarray, gid: np.ndarray, look: Look) -> np.ndarray:
             across = np.linalg.norm(points[sel], axis=1) - along
             warp = _fbm(q * 0.3, 2, 3) * (6 if heldout else 4)
             v = np.sin(across / look.scale[gid[sel]] * 2 + warp) * 0.5 + 0.5
-        elif kind == TILES:  # square tiles with dark grout lines
-            frac = np.abs(((points[sel, :2] / look.scale[gid[sel], None]) % 1.0) - 0.5)
+        elif kind == TILES:  # square tiles with dark grout lines (diagonal ones: heldout)
+            xy = points[sel, :2] / look.scale[gid[sel], None]
+            if heldout:
+                xy = np.stack([xy[:, 0] + xy[:, 1], xy[:, 0] - xy[:, 1]], 1) / np.sqrt(2)
+            frac = np.abs((xy % 1.0) - 0.5)
             v = (frac.max(1) > 0.46).astype(float) + 0.3 * value_noise(q * 4, 5)
         elif heldout:
             v = (_cells(q, 7) if kind == SPECKLE
