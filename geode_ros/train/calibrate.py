@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 SCORE_FLOOR = 0.05  # detections are collected down to this score, then thresholded
 RELIABILITY_BINS = (0.05, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)
 MAX_TEMPERATURE = 20.0
+# share of the recall at the floor score that a chosen threshold must keep (the shipped
+# threshold, the confident score): a threshold keeping a few lucky detections is no choice
+MIN_RECALL_SHARE = (0.5, 0.2)
 
 
 @dataclass
@@ -130,21 +133,26 @@ def score_detections(model, store: SceneStore, scenes: list[str], iou: float = 0
 
 
 def choose_threshold(scored: Scored, precision: float, floor: float = 0.3,
-                     fallback: str = 'f1') -> float:
-    """The lowest score >= ``floor`` whose detections reach ``precision`` (most recall);
-    when none does, the score of best F1 (``fallback`` 'f1') or of best precision
-    ('precision')."""
+                     min_recall_share: float = 0.5, fallback: str = 'f1') -> float:
+    """The lowest score >= ``floor`` whose detections reach ``precision`` while still
+    finding ``min_recall_share`` of the recall at ``floor`` (a threshold that keeps one
+    lucky detection is no choice); when none does, the score of best F0.5 (``fallback``
+    'f1': precision weighted twice) or of best precision ('precision')."""
     cands = np.unique(np.r_[floor, scored.scores[scored.scores >= floor]])
     rows = [scored.at(t) for t in cands]
-    ok = [r for r in rows if r['precision'] >= precision and r['tp'] > 0]
+    if not rows:
+        return floor
+    need = min_recall_share * rows[0]['recall']
+    ok = [r for r in rows if r['precision'] >= precision and r['tp'] > 0
+          and r['recall'] >= need]
     if ok:
         return min(r['threshold'] for r in ok)
     if fallback == 'precision':
-        best = [r['precision'] if r['tp'] > 0 else -1.0 for r in rows]
+        best = [r['precision'] if r['recall'] >= need and r['tp'] > 0 else -1.0 for r in rows]
     else:
-        best = [2 * r['precision'] * r['recall'] / max(r['precision'] + r['recall'], 1e-9)
-                for r in rows]
-    return float(cands[int(np.argmax(best))]) if rows else floor
+        best = [1.25 * r['precision'] * r['recall'] / max(0.25 * r['precision'] + r['recall'],
+                                                          1e-9) for r in rows]
+    return float(cands[int(np.argmax(best))])
 
 
 def reliability(scored: Scored, bins: tuple[float, ...] = RELIABILITY_BINS) -> list[dict]:
@@ -194,9 +202,10 @@ def calibrate(model, store: SceneStore, scenes: list[str], precision: float = 0.
     nll_before = _nll(logits, targets, 1.0)
     oc.temperature = fit_temperature(logits, targets)
     scored, _, _ = score_detections(model, store, scenes)
-    oc.score_threshold = choose_threshold(scored, precision)
-    oc.confident_score = max(choose_threshold(scored, confident_precision, fallback='precision'),
-                             oc.score_threshold)
+    oc.score_threshold = choose_threshold(scored, precision, min_recall_share=MIN_RECALL_SHARE[0])
+    oc.confident_score = max(choose_threshold(scored, confident_precision,
+                                              min_recall_share=MIN_RECALL_SHARE[1],
+                                              fallback='precision'), oc.score_threshold)
     model.train(was)
     report = {'temperature': oc.temperature, 'score_threshold': oc.score_threshold,
               'confident_score': oc.confident_score, 'proposals': int(len(targets)),
