@@ -8,7 +8,8 @@ ground truth:
 
 - every instance draws its materials from its class's palettes (several classes share
   colours), and different parts of one object get different materials (seat / legs,
-  frame / mattress, pot / leaves, body / handle);
+  frame / mattress, pot / leaves, body / handle); ``CATALOGUE_SHARE`` of the objects keep
+  their clean catalogue colours instead (classes do have typical colours), textured;
 - every material has a procedural texture evaluated at the 3D hit point (fixed to the
   surface, so it is the same in every view): wood grain, fabric, tiles, speckle;
 - walls, floor and ceiling get per-room materials;
@@ -31,6 +32,7 @@ from geode_ros.scene.types import Box3D
 
 NONE, GRAIN, FABRIC, TILES, SPECKLE = 0, 1, 2, 3, 4
 CLUTTER = -5  # instance id of unlabelled clutter (pictures, rugs); objects are >= 0
+CATALOGUE_SHARE = 0.4  # objects that keep their catalogue colours (textured, lit, varied)
 TEXTURE_FAMILIES = ('train', 'heldout')
 
 _WOOD = [(0.55, 0.36, 0.2), (0.42, 0.26, 0.13), (0.68, 0.5, 0.32), (0.3, 0.19, 0.1),
@@ -137,16 +139,22 @@ def dress(room: Room, part_owner: list[tuple[int, int]], rng: np.random.Generato
         structure[FLOOR] = (*structure[FLOOR][:3], rng.uniform(0.3, 0.6),
                             *structure[FLOOR][4:])
     per_object: dict[int, tuple] = {}
+    own: dict[int, list] = {}  # objects that keep their catalogue colours, per part
     for obj in room.objects:
         p_pal, p_pat, s_pal, s_pat, _ = _RECIPES.get(obj.label, (_GREY, (NONE,)) * 2 + ('p',))
         primary = _material(rng, p_pal, p_pat)
         secondary = primary if rng.random() < 0.3 else _material(rng, s_pal, s_pat)
         per_object[obj.id] = (primary, secondary)
+        if rng.random() < CATALOGUE_SHARE:
+            own[obj.id] = [_material(rng, [p.color], p_pat) for p in obj.parts]
     labels = {o.id: o.label for o in room.objects}
     rows = []
     for inst, part in part_owner:
         if inst < 0:
             rows.append(structure.get(inst) or _material(rng, _BRIGHT + _WOOD, (NONE, FABRIC)))
+            continue
+        if inst in own and part >= 0:
+            rows.append(own[inst][part])
             continue
         roles = _RECIPES.get(labels[inst], (0, 0, 0, 0, 'p'))[4]
         role = roles[min(part, len(roles) - 1)] if part >= 0 else 's'

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 MIN_VISIBLE_PIXELS = 8  # an object counts as seen in a frame from this many pixels
 FPS = 2.0  # nominal frame rate of the synthetic walk (stamps, intrinsics.json fps)
+SYNTH_SENSING = (*SENSING_MODES, 'mixed')
+MIXED_CLEAN_SHARE = 0.25  # 'mixed': this share of scenes clean, the rest realistic
+MIXED_STRENGTH = (0.5, 1.5)  # 'mixed': realistic scenes at this range x sensing_strength
 
 
 @dataclass
@@ -58,9 +61,10 @@ class SynthConfig:
         'help': 'how the camera sees the room: clean (flat class colours, exact depth), '
                 'realistic (textured multi-colour materials, lights and shadows, a '
                 'Kinect-like RGB-D sensor with z^2 depth noise, holes, motion blur and pose '
-                'drift; for training) or heldout (a different, RealSense-like stereo sensor '
-                'and texture family: for evaluation only). Geometry, ground truth and QA '
-                'are the same in every mode (docs/sensing.md)'})
+                'drift), mixed (for training: a quarter of the scenes clean, the rest '
+                'realistic at 0.5-1.5 x the strength) or heldout (a different, '
+                'RealSense-like stereo sensor and texture family: for evaluation only). '
+                'Geometry, ground truth and QA are the same in every mode (docs/sensing.md)'})
     sensing_strength: float = field(default=1.0, metadata={
         'help': 'scale of every sensor perturbation (noise, holes, blur, drift): 0 = ideal '
                 'sensor, 1 = nominal, 2 = poor; ignored when sensing is clean'})
@@ -74,8 +78,8 @@ class SynthConfig:
             raise GeodeError(f'hfov_deg must be within 10..150, got {self.hfov_deg}')
         if self.depth_scale <= 0:
             raise GeodeError('depth_scale must be positive')
-        if self.sensing not in SENSING_MODES:
-            raise GeodeError(f'sensing must be one of {", ".join(SENSING_MODES)}, '
+        if self.sensing not in SYNTH_SENSING:
+            raise GeodeError(f'sensing must be one of {", ".join(SYNTH_SENSING)}, '
                              f'got {self.sensing!r}')
         if not 0.0 <= self.sensing_strength <= 5.0:
             raise GeodeError(f'sensing_strength must be within 0..5, got {self.sensing_strength}')
@@ -100,7 +104,18 @@ def _write_frames(out_dir: Path, K: CameraIntrinsics, frames: list[tuple], scale
         cv2.imwrite(str(out_dir / f'frame-{i:06d}.instance.png'), ids)
 
 
-def _camera(cfg: SynthConfig, room, seed: int) -> Callable:
+def scene_sensing(cfg: SynthConfig, seed: int) -> tuple[str, float]:
+    """(mode, strength) of one scene: the configured ones, or for 'mixed' a per-scene draw
+    from its own seeded stream (clean, or realistic at a random strength)."""
+    if cfg.sensing != 'mixed':
+        return cfg.sensing, cfg.sensing_strength
+    r = np.random.default_rng([seed, 15])
+    if r.random() < MIXED_CLEAN_SHARE:
+        return 'clean', 0.0
+    return 'realistic', float(cfg.sensing_strength * r.uniform(*MIXED_STRENGTH))
+
+
+def _camera(mode: str, strength: float, cfg: SynthConfig, room, seed: int) -> Callable:
     """The view function of a scene: it maps a true camera pose to
     (rgb, depth, instance ids, reported pose). Clean mode renders flat colours with exact
     depth and pose; the other modes dress the room (``materials``) and pass every view
@@ -110,7 +125,7 @@ def _camera(cfg: SynthConfig, room, seed: int) -> Callable:
     from geode_ros.data.render import build_room_mesh, render, render_lit, sample_lights
 
     K = cfg.intrinsics()
-    if cfg.sensing == 'clean':
+    if mode == 'clean':
         mesh = build_room_mesh(room)
 
         def view(T):
@@ -120,13 +135,12 @@ def _camera(cfg: SynthConfig, room, seed: int) -> Callable:
     from geode_ros.data.materials import clutter, dress, extra_parts
     from geode_ros.data.sensing import make_sensor
 
-    heldout = cfg.sensing == 'heldout'
+    heldout = mode == 'heldout'
     look_rng = np.random.default_rng([seed, 13 if heldout else 11])
     mesh = build_room_mesh(room, extra_parts(clutter(room, look_rng)))
     look = dress(room, mesh.part_owner, look_rng, 'heldout' if heldout else 'train')
     lights = sample_lights(look_rng, room.size)
-    sensor = make_sensor(cfg.sensing, K, cfg.sensing_strength,
-                         np.random.default_rng([seed, 14 if heldout else 12]))
+    sensor = make_sensor(mode, K, strength, np.random.default_rng([seed, 14 if heldout else 12]))
 
     def view(T):
         lit = render_lit(mesh, look, lights, K, T)
@@ -144,7 +158,8 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
     seed = cfg.seed + index
     rng = np.random.default_rng(seed)
     room = generate_layout(rng)
-    view = _camera(cfg, room, seed)
+    mode, strength = scene_sensing(cfg, seed)
+    view = _camera(mode, strength, cfg, room, seed)
     frames, visibility, first_seen = [], [], {}
     for i, T in enumerate(trajectory(rng, room.size, cfg.frames)):
         rgb, depth, inst, pose = view(T)
@@ -165,8 +180,8 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
         'num_frames': len(frames),
         'visibility': visibility,
     }
-    if cfg.sensing != 'clean':
-        meta['sensing'] = {'mode': cfg.sensing, 'strength': cfg.sensing_strength}
+    if mode != 'clean':
+        meta['sensing'] = {'mode': mode, 'strength': strength}
     return meta, frames
 
 
