@@ -88,6 +88,10 @@ class ObjectConfig:
     temperature: float = field(default=1.0, metadata={
         'help': 'class logits are divided by this before the softmax, fitted on validation '
                 'proposals so that a detection score is the probability it is right'})
+    score_calibration: tuple[float, ...] = field(default=(1.0, 0.0), metadata={
+        'help': 'a, b: a detection scores sigmoid(a logit(p) + b), p its (tempered) class '
+                'probability; fitted on validation detections so that a score is how often '
+                'such a detection is right (the right class at IoU >= 0.25); (1, 0) = p'})
     confident_score: float = field(default=0.7, metadata={
         'help': 'detections scoring below this are low-confidence (answers built on them '
                 'say so); chosen on validation as the score above which detections reach '

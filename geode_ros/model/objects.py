@@ -201,6 +201,15 @@ def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
     return p / p.sum(-1, keepdims=True)
 
 
+def calibrated(p: np.ndarray, calibration: tuple[float, ...]) -> np.ndarray:
+    """sigmoid(a logit(p) + b): a detection's probability of being right (Platt scaling)."""
+    a, b = (float(v) for v in calibration)
+    if a == 1.0 and b == 0.0:
+        return p
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    return 1.0 / (1.0 + np.exp(-(a * np.log(q / (1 - q)) + b)))
+
+
 def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndarray,
                      first_seen: np.ndarray, cfg: ObjectConfig) -> list[Detection]:
     """Class-wise merging of proposal predictions into detections.
@@ -211,16 +220,18 @@ def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndar
     when its probability reaches ``score_threshold``. A detection's box and score are
     those of its most confident member; it is first seen when any member is. ``probs`` are
     softmax probabilities; the calibration ``temperature`` is applied here
-    (softmax(l / T) is softmax(l) ** (1 / T), renormalised).
+    (softmax(l / T) is softmax(l) ** (1 / T), renormalised), and a detection's score is its
+    class probability through ``score_calibration`` (monotone: the order is unchanged).
     """
     bg = len(classes)
     if len(probs) and cfg.temperature != 1.0:
         probs = tempered(probs, cfg.temperature)
     label = probs[:, :bg].argmax(1) if len(probs) else np.zeros(0, np.int64)
-    score = probs[np.arange(len(probs)), label] if len(probs) else np.zeros(0)
+    raw = probs[np.arange(len(probs)), label] if len(probs) else np.zeros(0)
+    score = calibrated(raw, cfg.score_calibration)
     out: list[Detection] = []
-    for i in np.argsort(-score, kind='stable'):
-        if score[i] < cfg.score_threshold or probs[i, bg] > score[i]:
+    for i in np.argsort(-raw, kind='stable'):
+        if score[i] < cfg.score_threshold or probs[i, bg] > raw[i]:
             continue
         name = classes[label[i]]
         b = Box3D(name, boxes[i, :3], boxes[i, 3:6], float(boxes[i, 6]))

@@ -61,7 +61,8 @@ class ProposalConfig:
         'help': 'points up to this far from a structure plane whose normal is the '
                 "plane's are structure too (noisy depth spreads walls)"})
     wall_percentile: float = field(default=1.0, metadata={
-        'help': 'walls are fitted to the footprint without this share (percent) of outliers per side'})
+        'help': 'walls are fitted to the footprint without this share (percent) of outliers '
+                'per side'})
     structure_color_threshold: float = field(default=0.25, metadata={
         'help': 'a point near a wall whose smoothed colour is this far (chromaticity + '
                 'log brightness) from the wall median is kept'})

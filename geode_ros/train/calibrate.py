@@ -7,6 +7,10 @@ all made on validation data and written into the model's ``ObjectConfig``:
 - ``temperature``: class logits are divided by T before the softmax; T minimises the
   cross-entropy of every validation proposal against its target (an object class or
   background), the standard temperature scaling of Guo et al. 2017.
+- ``score_calibration``: a detection is right less often than its class probability says
+  (a fragment's box can miss, two fragments can both report one object), so the merged
+  detections' scores get Platt scaling, sigmoid(a logit(p) + b), fitted to whether each
+  validation detection was right: a score of 0.8 then means right about 80 % of the time.
 - ``score_threshold``: the lowest detection score at which the detections reach
   ``precision`` (true positive = the right class at 3D IoU >= 0.25, each object matched
   once); the threshold of best F1 when no threshold reaches it.
@@ -25,10 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 
 from geode_ros.data.qa import QARecord
 from geode_ros.model.batch import prepare_batch
+from geode_ros.model.objects import calibrated
 from geode_ros.train.objects import detection_ap, match_scene
 from geode_ros.train.scenes import SceneStore, scene_objects
 
@@ -91,6 +96,25 @@ def proposal_logits(model, store: SceneStore, scenes: list[str]
     if not logits:
         return np.zeros((0, 1), np.float32), np.zeros(0, np.int64)
     return np.concatenate(logits), np.concatenate(targets)
+
+
+def fit_platt(scores: np.ndarray, hits: np.ndarray) -> tuple[float, float]:
+    """(a, b) maximising the likelihood of ``hits`` under sigmoid(a logit(score) + b),
+    a > 0 so the order of detections is kept; (1, 0) with too few of either outcome."""
+    hits = np.asarray(hits, bool)
+    if hits.sum() < 3 or (~hits).sum() < 3:
+        return 1.0, 0.0
+    x = torch.from_numpy(np.log(np.clip(scores, 1e-6, 1 - 1e-6) / np.clip(1 - scores, 1e-6,
+                                                                          1)))
+    y = torch.from_numpy(hits.astype(np.float64))
+
+    def nll(v: np.ndarray) -> float:
+        return float(torch.nn.functional.binary_cross_entropy_with_logits(
+            np.exp(v[0]) * x + float(v[1]), y))
+
+    res = minimize(nll, np.zeros(2), method='Nelder-Mead', options={'xatol': 1e-4,
+                                                                    'fatol': 1e-7})
+    return float(np.exp(res.x[0])), float(res.x[1])
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
@@ -184,7 +208,8 @@ def detection_report(model, store: SceneStore, scenes: list[str], iou: float = 0
     return {'at_threshold': scored.at(oc.score_threshold), 'confident': confident,
             'mAP@0.25': ap.get('mAP', float('nan')), 'AP@0.25': ap,
             'reliability': reliability(scored), 'ece': expected_calibration_error(scored),
-            'temperature': oc.temperature, 'score_threshold': oc.score_threshold,
+            'temperature': oc.temperature, 'score_calibration': list(oc.score_calibration),
+            'score_threshold': oc.score_threshold,
             'confident_score': oc.confident_score}
 
 
@@ -198,10 +223,13 @@ def calibrate(model, store: SceneStore, scenes: list[str], precision: float = 0.
     was = model.training
     model.eval()
     logits, targets = proposal_logits(model, store, scenes)
-    oc.temperature = 1.0
+    oc.temperature, oc.score_calibration = 1.0, (1.0, 0.0)
     nll_before = _nll(logits, targets, 1.0)
     oc.temperature = fit_temperature(logits, targets)
     scored, _, _ = score_detections(model, store, scenes)
+    ece_before = expected_calibration_error(scored)
+    oc.score_calibration = fit_platt(scored.scores, scored.hits)
+    scored.scores = calibrated(scored.scores, oc.score_calibration)
     oc.score_threshold = choose_threshold(scored, precision, min_recall_share=MIN_RECALL_SHARE[0])
     oc.confident_score = max(choose_threshold(scored, confident_precision,
                                               min_recall_share=MIN_RECALL_SHARE[1],
@@ -210,6 +238,7 @@ def calibrate(model, store: SceneStore, scenes: list[str], precision: float = 0.
     report = {'temperature': oc.temperature, 'score_threshold': oc.score_threshold,
               'confident_score': oc.confident_score, 'proposals': int(len(targets)),
               'nll_before': nll_before, 'nll_after': _nll(logits, targets, oc.temperature),
+              'score_calibration': list(oc.score_calibration), 'ece_before': ece_before,
               'at_threshold': scored.at(oc.score_threshold),
               'confident': scored.at(oc.confident_score),
               'ece': expected_calibration_error(scored)}
