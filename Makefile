@@ -80,7 +80,7 @@ model: setup
 ABLATION_STEPS1 ?= 150
 ABLATION_STEPS2 ?= 450
 ablation: setup
-	$(VENV)/bin/python -m geode_ros.train.ablation --config $(TRAIN_CFG) --out out/ablation \
+	$(VENV)/bin/python -m geode_ros.cli.ablation --config $(TRAIN_CFG) --out out/ablation \
 	  --eval-data data/test --steps1 $(ABLATION_STEPS1) --steps2 $(ABLATION_STEPS2) \
 	  --variants full no_drm frozen_drm stage2_only
 

@@ -1,7 +1,9 @@
 """Typed dataclass configs: the one source of defaults.
 
 YAML files, ROS parameters and CLI flags all map onto dataclass fields through
-the helpers here, so no default is ever written twice.
+the helpers here, so no default is ever written twice. A field with a fixed set of
+values declares them once (``choice``, or ``'choices'`` in its metadata):
+``from_dict`` checks them (``check_choices``), argparse flags offer them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,6 +21,32 @@ import yaml
 from geode_ros.errors import GeodeError
 
 T = TypeVar('T')
+
+
+def choice(default: Any, help: str, choices: Sequence[Any]) -> Any:  # noqa: A002
+    """A dataclass field that must be one of ``choices`` (``check_choices``)."""
+    return dataclasses.field(default=default, metadata={'help': help,
+                                                        'choices': tuple(choices)})
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``choices``, else a GeodeError naming them; the one place
+    the "must be one of" message is written."""
+    if value not in tuple(choices):
+        raise GeodeError(f'{name} must be one of {list(choices)}, got {value!r}')
+    return value
+
+
+def check_choices(obj: Any, prefix: str = '') -> Any:
+    """Check every field of dataclass ``obj`` (nested ones too) declared with choices;
+    return ``obj``."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            check_choices(value, f'{prefix}{f.name}.')
+        elif 'choices' in f.metadata:
+            check_choice(prefix + f.name, value, f.metadata['choices'])
+    return obj
 
 
 def _field_types(cls: type) -> dict[str, Any]:
@@ -63,7 +92,7 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, *, where: str = '') -> 
         elif tp is Path and value is not None:
             value = Path(value)
         kwargs[name] = value
-    return cls(**kwargs)
+    return check_choices(cls(**kwargs))
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -146,6 +175,9 @@ def add_dataclass_args(parser: argparse.ArgumentParser, obj: Any, prefix: str = 
         tp = _unwrap_optional(hints[f.name])
         helptext = f.metadata.get('help', '')
         flag = '--' + key.replace('_', '-')
+        choices = f.metadata.get('choices')
+        if choices and not all(isinstance(c, str) for c in choices):
+            choices = None  # e.g. None among them: checked by from_dict instead
         if tp is bool:
             parser.add_argument(
                 flag, dest=key, action=argparse.BooleanOptionalAction, default=None,
@@ -156,7 +188,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser, obj: Any, prefix: str = 
                                 help=f'{helptext} (default: {value})')
         else:
             conv = tp if tp in (int, float, str) else str
-            parser.add_argument(flag, dest=key, type=conv, default=None,
+            parser.add_argument(flag, dest=key, type=conv, default=None, choices=choices,
                                 help=f'{helptext} (default: {value})')
 
 

@@ -2,7 +2,8 @@
 
 Subcommands: ingest (ours vs Open3D), memory (bounded scene memory), model (DRH vs digit
 decoding, quantised weight memory and error, latency breakdown), query (ingest rate and
-query latency of the engine with a trained model), proposals (what the DRM can see and
+query latency of the engine with a trained model), phrasings (people's wordings: parse
+rate and answers by rules / VLM / both), proposals (what the DRM can see and
 detect, per object class), live (frames published vs received vs fused by geode_node
 over DDS), soak (the node over DDS for minutes).
 """
@@ -13,16 +14,21 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from geode_ros.cli.common import setup_logging
-from geode_ros.errors import GeodeError
+from geode_ros.cli.common import run_main, setup_logging
 from geode_ros.version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     """One subcommand per benchmark, each from its module's add_arguments/run pair."""
-    from geode_ros.cli import bench_live, bench_proposals, bench_query, bench_soak
-    from geode_ros.model import bench_model
-    from geode_ros.scene import bench_ingest
+    from geode_ros.cli import (
+        bench_ingest,
+        bench_live,
+        bench_model,
+        bench_phrasings,
+        bench_proposals,
+        bench_query,
+        bench_soak,
+    )
 
     parser = argparse.ArgumentParser(prog='geode-bench', description=__doc__)
     parser.add_argument('--version', action='version', version=f'geode-bench {__version__}')
@@ -36,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
          bench_model.add_arguments, bench_model.run),
         ('query', 'engine ingest rate and query latency with a model',
          bench_query.add_arguments, bench_query.run),
+        ('phrasings', "people's wordings: parse rate and answers, rules / VLM / both",
+         bench_phrasings.add_arguments, bench_phrasings.run),
         ('proposals', 'per class: points, proposal coverage and detection AP on scenes',
          bench_proposals.add_arguments, bench_proposals.run),
         ('live', 'frames published vs received vs fused by geode_node over DDS',
@@ -52,13 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; a GeodeError becomes a one-line message and exit status 2."""
+    return run_main('geode-bench', _main, None if argv is None else list(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     setup_logging()
     args = build_parser().parse_args(argv)
-    try:
-        result = args.func(args)
-    except GeodeError as exc:
-        print(f'geode-bench: error: {exc}', file=sys.stderr)
-        return 2
+    result = args.func(args)
     return 1 if isinstance(result, dict) and result.get('passed') is False else 0
 
 

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.cli.common import interrupt_process
+from geode_ros.cli.common import interrupt_process, run_main
 from geode_ros.errors import GeodeError
+from geode_ros.ros.params import NodeConfig
 
 TOPICS = {'rgb': 'soak/rgb', 'depth': 'soak/depth', 'camera_info': 'soak/camera_info',
           'pose': 'soak/pose'}
@@ -32,23 +33,30 @@ QUESTIONS = ('What is the size of this room (in square meters)?',)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from geode_ros.cli.common import repo_root
 
     parser.add_argument('--minutes', type=float, default=10.0, help='soak length (default 10)')
     parser.add_argument('--rate', type=float, default=30.0, help='camera rate in Hz')
     parser.add_argument('--width', type=int, default=640)
     parser.add_argument('--height', type=int, default=480)
+    parser.add_argument('--publisher-qos', choices=('reliable', 'best_effort'),
+                        default='reliable', help='reliability of the camera publishers')
+    parser.add_argument('--publisher-profile', type=Path, default=None,
+                        help='Fast DDS XML profile for the camera process only '
+                             '(FASTRTPS_DEFAULT_PROFILES_FILE), e.g. '
+                             'config/fastdds_large_frames.xml')
     parser.add_argument('--query-period', type=float, default=1.0, help='s between queries')
     parser.add_argument('--query-timeout', type=float, default=30.0,
                         help='a query without a reply after this many s has timed out')
-    parser.add_argument('--model', default=str(repo_root() / 'models' / 'geode-tiny'),
-                        help="model directory for the node ('' = geometric baseline)")
+    parser.add_argument('--model', default=NodeConfig().model,
+                        help="the node's model (default: the node's default; none = baseline)")
     parser.add_argument('--question', action='append', default=None,
                         help='question to ask (repeat for several; they rotate)')
     parser.add_argument('--warmup-s', type=float, default=60.0,
                         help='memory growth is measured from this time on (default 60 s)')
     parser.add_argument('--max-growth', type=float, default=0.05,
-                        help='largest allowed relative RSS growth after the warm-up')
+                        help='largest allowed relative RSS growth after the warm-up: the '
+                             'median of the last third of the samples over that of the '
+                             'first third (a leak grows it; a moment of backlog does not)')
     parser.add_argument('--node-param', action='append', default=[], metavar='NAME:=VALUE',
                         help='extra ROS parameter for the node (repeatable)')
     parser.add_argument('--domain-id', type=int, default=None,
@@ -93,17 +101,15 @@ def _camera_messages(width: int, height: int, n: int) -> tuple[list[tuple[Any, .
 def _run_publisher(args: argparse.Namespace) -> dict:
     import rclpy
     from geometry_msgs.msg import PoseStamped
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
 
     from geode_ros.ros.conversions import make_header, matrix_to_pose_msg
+    from geode_ros.ros.qos import sensor_qos
 
     frames, intr = _camera_messages(args.width, args.height, 120)  # one turn in 4 s
     rclpy.init()
     node = rclpy.create_node('geode_soak_camera')
-    # the node's default sensor QoS (reliable, depth 10): a best-effort camera would need
-    # qos_reliability:=best_effort on the node
-    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    qos = sensor_qos(args.publisher_qos, 10)  # the node's default (auto) matches either
     pubs = {k: node.create_publisher(PoseStamped if k == 'pose' else (
         CameraInfo if k == 'camera_info' else Image), t, qos) for k, t in TOPICS.items()}
     k_matrix = [intr.fx, 0.0, intr.cx, 0.0, intr.fy, intr.cy, 0.0, 0.0, 1.0]
@@ -195,7 +201,10 @@ def _child(role: str, args: argparse.Namespace, env: dict, out: Path) -> subproc
     argv = [sys.executable, '-m', 'geode_ros.cli.bench_soak', '--role', role,
             '--minutes', str(args.minutes), '--rate', str(args.rate), '--width', str(args.width),
             '--height', str(args.height), '--query-period', str(args.query_period),
-            '--query-timeout', str(args.query_timeout), '--json', str(out)]
+            '--query-timeout', str(args.query_timeout), '--json', str(out),
+            '--publisher-qos', args.publisher_qos]
+    if role == 'publisher' and args.publisher_profile is not None:
+        env = dict(env, FASTRTPS_DEFAULT_PROFILES_FILE=str(args.publisher_profile.resolve()))
     for q in args.question or []:
         argv += ['--question', q]
     return subprocess.Popen(argv, env=env)
@@ -228,7 +237,17 @@ def _counts(status: dict) -> dict[str, Any]:
             'fused': node.get('fused'), 'keyframes': node.get('keyframes'),
             'ingested': node.get('ingested'),
             'skipped_or_rejected': {k: v for k, v in node.items()
-                                    if k.startswith(('rejected_', 'errors_', 'skipped'))}}
+                                    if k.startswith(('rejected_', 'errors_', 'skipped', 'lost_'))}}
+
+
+def rss_growth(samples: list[float]) -> float:
+    """Relative growth of resident memory: the median of the last third of ``samples`` over
+    the median of the first third. A leak raises it; one peak (frames queued for a
+    moment while a query runs) does not, as it would a max-over-first-sample figure."""
+    if len(samples) < 3:
+        return 0.0
+    third = len(samples) // 3
+    return float(np.median(samples[-third:]) / np.median(samples[:third]) - 1.0)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -278,10 +297,11 @@ def run(args: argparse.Namespace) -> dict:
     p50, p95 = _percentile(lat, 50), _percentile(lat, 95)
     per_minute = [round(next(m for t, m in rss if t >= 60 * k), 1)
                   for k in range(1, int(rss[-1][0] // 60) + 1)] if rss else []
-    base = [m for t, m in rss if t >= args.warmup_s]
-    growth = (max(base) / base[0] - 1.0) if len(base) > 1 else 0.0
+    growth = rss_growth([m for t, m in rss if t >= args.warmup_s])
     result = {
         'minutes': args.minutes, 'model': args.model or 'geometric-baseline',
+        'publisher_qos': args.publisher_qos,
+        'publisher_profile': str(args.publisher_profile or ''), 'load_avg': os.getloadavg(),
         'image': f'{args.width}x{args.height}', 'rate_hz': round(pub['rate_hz'], 2),
         'published': pub['published'], **_counts(cli.pop('status')),
         'queries_ok': cli['queries_ok'], 'queries_failed': cli['queries_failed'],
@@ -307,11 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='geode-bench soak', description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        result = run(args)
-    except GeodeError as exc:
-        print(f'geode-bench soak: error: {exc}', file=sys.stderr)
-        return 2
+    result = run_main('geode-bench soak', lambda _: run(args), argv)
+    if isinstance(result, int):  # the error exit
+        return result
     return 0 if args.role is not None or result['passed'] else 1
 
 

@@ -10,21 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geode_ros.cli.common import add_runtime_arguments, setup_logging
+from geode_ros.cli.common import add_model_arguments, run_main, setup_logging
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
 log = logging.getLogger('geode-demo')
 
-DEFAULT_MODEL = Path('models') / 'geode-tiny'  # relative to the repository root
 DEFAULT_SCENE = Path('assets') / 'demo_scene'
-TRAIN_HINT = """to create {model}, train the tiny model (README, 'Training the shipped model'):
-  make model   # geode-synth, then geode-train --stage 1 and --stage 2, then geode-eval"""
 EPILOG = """Ingests the scene's RGB-D frames through SpatialQueryEngine, asks one or two
 questions of every type in its QA (the first ones in file order), scores them the
 VSI-Bench way and writes OUT/demo.png, OUT/answers.json and OUT/demo.mcap
-(/geode/markers + /geode/cloud; open it in Foxglove). Without the shipped model the
-demo runs on the geometric baseline, which answers room size only.
+(/geode/markers + /geode/cloud; open it in Foxglove). With --model none it runs on the
+geometric baseline, which answers room size only.
 
 The bundled scene is reproduced with:
   geode-synth --scenes 1 --seed 424244 --workers 1 --out assets/demo_scene
@@ -59,34 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog='geode-demo', description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    parser.add_argument('--model', default=None,
-                        help=f'GEODE model directory (default: <repo>/{DEFAULT_MODEL})')
     parser.add_argument('--scene', default=None,
                         help=f'geode-synth directory: qa.jsonl + scenes/ (default: '
                              f'<repo>/{DEFAULT_SCENE}); its first scene is used')
     parser.add_argument('--out', default='out/demo', help='output directory')
     parser.add_argument('--per-type', type=int, default=2, help='questions per type (1 or 2)')
-    add_runtime_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument('--quiet', action='store_true', help='warnings and the table only')
     return parser
-
-
-def resolve_model(arg: str | None) -> str | None:
-    """The model directory to load, or None for the baseline when the default is missing."""
-    from geode_ros.cli.common import repo_root
-
-    if arg is not None:
-        if not Path(arg).is_dir():
-            raise GeodeError(f'model directory {arg} not found\n'
-                             + TRAIN_HINT.format(model=arg))
-        return arg
-    default = repo_root() / DEFAULT_MODEL
-    if default.is_dir():
-        return str(default)
-    print(f'geode-demo: the shipped model {default} is missing; running the geometric '
-          'baseline (room size only) instead.\n' + TRAIN_HINT.format(model=DEFAULT_MODEL),
-          file=sys.stderr)
-    return None
 
 
 @dataclass
@@ -204,10 +181,10 @@ def print_tables(entries: list[dict[str, Any]], summary: dict[str, float],
 def run_demo(scene: DemoScene, reasoner: Any, per_type: int, quiet: bool
              ) -> tuple[Any, list[dict[str, Any]], list[Any]]:
     """Ingest the scene, answer the selected questions; (engine, entries, answers)."""
-    from geode_ros.cli.common import answer_dict
+    from geode_ros.cli.common import ask
     from geode_ros.data.frames import FramesFolder
     from geode_ros.data.metrics import score_record
-    from geode_ros.scene.engine import SpatialQueryEngine
+    from geode_ros.query.engine import SpatialQueryEngine
     from geode_ros.train.scenes import question_with_options
 
     engine = SpatialQueryEngine(reasoner=reasoner)
@@ -218,15 +195,11 @@ def run_demo(scene: DemoScene, reasoner: Any, per_type: int, quiet: bool
              {k: engine.stats()[k] for k in ('frames_ingested', 'keyframes', 'points')})
     entries, answers = [], []
     for rec in select_questions(scene.records, per_type):
-        q = question_with_options(rec)
-        try:
-            ans, err = engine.query(q), None
-        except GeodeError as exc:
-            ans, err = None, str(exc)
-        score = score_record(rec, ans) if ans is not None else 0.0
-        entries.append(answer_dict(q, ans, err, type=rec.type, ground_truth=truth_text(rec),
-                                   ground_truth_value=rec.value, ground_truth_box=rec.box,
-                                   score=float(score)))
+        ans, entry = ask(engine, question_with_options(rec), type=rec.type,
+                         ground_truth=truth_text(rec), ground_truth_value=rec.value,
+                         ground_truth_box=rec.box)
+        entry['score'] = float(score_record(rec, ans)) if ans is not None else 0.0
+        entries.append(entry)
         answers.append(ans)
         if not quiet:
             log.info('%s: %s', rec.type, answer_text(entries[-1]))
@@ -234,7 +207,11 @@ def run_demo(scene: DemoScene, reasoner: Any, per_type: int, quiet: bool
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 on bad input)."""
+    """Entry point; exit status 2 with a one-line message on bad input (GeodeError)."""
+    return run_main('geode-demo', _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     import cv2
 
     from geode_ros.cli.common import load_reasoner, reasoner_name, repo_root, write_json
@@ -246,16 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.quiet)
     t0 = time.perf_counter()
-    try:
-        if args.per_type < 1:
-            raise GeodeError(f'--per-type must be >= 1, got {args.per_type}')
-        scene = load_scene(args.scene or repo_root() / DEFAULT_SCENE)
-        model = resolve_model(args.model)
-        reasoner = load_reasoner(model, args.device, args.dtype, args.quantization)
-        engine, entries, answers = run_demo(scene, reasoner, args.per_type, args.quiet)
-    except GeodeError as exc:
-        print(f'geode-demo: error: {exc}', file=sys.stderr)
-        return 2
+    if args.per_type < 1:
+        raise GeodeError(f'--per-type must be >= 1, got {args.per_type}')
+    scene = load_scene(args.scene or repo_root() / DEFAULT_SCENE)
+    model = args.model
+    reasoner = load_reasoner(model, args.device, args.dtype, args.quantization)
+    engine, entries, answers = run_demo(scene, reasoner, args.per_type, args.quiet)
     selected = select_questions(scene.records, args.per_type)
     by_type: dict[str, list[float]] = {}
     for e in entries:

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from geode_ros.cli.common import add_runtime_arguments, load_reasoner, setup_logging
+from geode_ros.cli.common import add_model_arguments, load_reasoner, run_main, setup_logging
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
@@ -16,25 +16,27 @@ log = logging.getLogger('geode-eval')
 
 EPILOG = """Scores: numeric types by Mean Relative Accuracy (thresholds 0.50..0.95),
 multiple choice by exact match, 3D grounding by IoU with AP@0.25 / AP@0.5; all in percent.
-Columns: score (the answers the model gives), llm and objects (the same questions read
-from the LLM / DRH, and computed from the model's own detections), blind (the same model
-with no scene: no points, no keyframes), baseline (the trivial predictor: the per-type
-training mean for numbers from --train-data, chance for multiple choice, the mean training
-box for grounding) and gap (score - blind: what the scene contributes).
+Columns: score (the answers the model gives: each question read as a query program and
+run over the model's detections), llm (the same questions read by the LLM / DRH alone),
+blind (the same model with no scene: no points, no keyframes), baseline (the trivial
+predictor: the per-type training mean for numbers from --train-data, chance for multiple
+choice, the mean training box for grounding) and gap (score - blind: what the scene adds).
 grounding_3d_absent: questions about an object that is not in the scene, answered
 correctly when no box is given.
-Use --select-sources on validation data only (never on the data you report).
+everyday:<kind>: questions in people's wording (geode-synth's everyday records), scored
+by MRA for numbers, exact match for yes/no and sides, label F1 for lists, IoU >= 0.25
+for locations, 1 s for last-seen stamps; count_absent / where_absent ask about a class
+that is not in the room (right: 0 / not found).
 
 examples:
   geode-eval --model models/geode-tiny --data data/val --train-data data/train
   geode-eval --model DIR --data vsibench/test.jsonl --scenes vsibench/frames --json out.json
   geode-eval --model models/geode-tiny --data data/test --train-data data/train --no-blind
-  geode-eval --model out/train/stage2/model --data data/val --select-sources
   geode-eval --model models/geode-tiny --data data/test --no-blind --compare \
-      realistic=data/test_realistic heldout=data/test_heldout points=data/test@points \
-      points-nocolor=data/test@points-nocolor
+      realistic=data/test_realistic heldout=data/test_heldout \
+      points=data/test_realistic@points points-nocolor=data/test_realistic@points-nocolor
 --compare columns are the same seeds rendered another way (geode-synth --sensing) or the
-same frames fed as point clouds; a drop in a column is what that sensing costs.
+same frames fed as point clouds only; a drop in a column is what that sensing costs.
 """
 
 
@@ -43,7 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog='geode-eval', description=__doc__, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    parser.add_argument('--model', required=True, help='GEODE model directory')
     parser.add_argument('--data', required=True,
                         help='geode-synth dir (qa.jsonl + scenes/), a QA JSONL, or VSI-Bench file')
     parser.add_argument('--scenes', default=None,
@@ -63,11 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--compare', nargs='+', default=None, metavar='NAME=DIR[@INPUT]',
                         help='also score the same questions on other renderings of the same '
                              'scenes and print the columns side by side, e.g. realistic='
-                             'data/test_realistic points=data/test@points (see EPILOG)')
-    parser.add_argument('--select-sources', action='store_true',
-                        help="write into the model's config the question types whose "
-                             'objects reading scored higher than the llm one here')
-    add_runtime_arguments(parser)
+                             'data/test_realistic points=data/test@points (see below)')
+    add_model_arguments(parser)
     parser.add_argument('--json', default=None, help='write the results as JSON here')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
     return parser
@@ -85,34 +83,35 @@ def _load_records(path: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 on bad input)."""
+    """Entry point; exit status 2 with a one-line message on bad input (GeodeError)."""
+    return run_main('geode-eval', _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from geode_ros.train.evaluate import evaluate, format_table
     from geode_ros.train.scenes import SceneStore
 
     args = build_parser().parse_args(argv)
     setup_logging(args.quiet)
-    try:
-        data = Path(args.data)
-        records = _load_records(data)
-        if args.types:
-            records = [r for r in records if r.type in args.types]
-        if args.limit:
-            records = records[:args.limit]
-        if not records:
-            raise GeodeError(f'no questions to score in {data}')
-        train = _load_records(Path(args.train_data)) if args.train_data else None
-        model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
-        root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
-        store = SceneStore(root, model, inputs=args.input)
-        result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
-        columns = _compare(args, model, records, train, result)
-        if args.select_sources:
-            _select_sources(model, args.model, result)
-        blind = None if args.no_blind else evaluate(
-            model, records, store, args.batch_size, train, not args.quiet, blind=True)
-    except GeodeError as exc:
-        print(f'geode-eval: error: {exc}', file=sys.stderr)
-        return 2
+    data = Path(args.data)
+    records = _load_records(data)
+    if args.types:
+        records = [r for r in records if r.type in args.types]
+    if args.limit:
+        records = records[:args.limit]
+    if not records:
+        raise GeodeError(f'no questions to score in {data}')
+    train = _load_records(Path(args.train_data)) if args.train_data else None
+    model = load_reasoner(args.model, args.device, args.dtype, args.quantization)
+    if model is None:
+        raise GeodeError('geode-eval scores a GEODE model: give --model DIR or a shipped name '
+                         "(the geometric baseline is the table's baseline column already)")
+    root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
+    store = SceneStore(root, model, inputs=args.input)
+    result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
+    columns = _compare(args, model, records, train, result)
+    blind = None if args.no_blind else evaluate(
+        model, records, store, args.batch_size, train, not args.quiet, blind=True)
     print(format_table(result, blind))
     if columns:
         from geode_ros.train.robustness import format_columns
@@ -120,9 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         print(format_columns(columns))
     if args.json:
         out = {'scene': result.to_json(), 'blind': blind.to_json() if blind else None,
-               **({'columns': {k: v.to_json() for k, v in columns.items()}} if columns else {}),
                'baseline': result.baseline,
-               'answer_from_objects': list(model.config.objects.answer_from_objects)}
+               **({'columns': {k: v.to_json() for k, v in columns.items()}} if columns else {})}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2) + '\n')
         log.info('wrote %s', args.json)
@@ -139,26 +137,6 @@ def _compare(args, model, records, train, result) -> dict:
     main = Path(args.data).name + ('' if args.input == 'frames' else f'@{args.input}')
     return {main: result, **evaluate_columns(model, records, cols, args.batch_size, train,
                                              not args.quiet)}
-
-
-def _select_sources(model, path: str, result) -> None:
-    """Answer from the objects where that reading won; rescore; save the model's config."""
-    from geode_ros.model.checkpoint import save_pretrained
-    from geode_ros.train.evaluate import better_sources
-
-    if getattr(model, 'quantization', None):
-        raise GeodeError('--select-sources needs the float model (no --quantization)')
-    chosen = better_sources(result)
-    model.config.objects.answer_from_objects = chosen
-    save_pretrained(model, path)
-    from geode_ros.data.qa import CHOICE_TYPES, NUMERIC_TYPES
-
-    obj = result.readings.get('objects', {})
-    for t in chosen:  # the answers given are now the objects' reading
-        result.summary[t] = obj[t]
-    vsi = [result.summary[t] for t in (*NUMERIC_TYPES, *CHOICE_TYPES) if t in result.summary]
-    result.summary['overall'] = sum(vsi) / len(vsi) if vsi else float('nan')
-    log.info('answer_from_objects = %s (written to %s)', ', '.join(chosen) or 'none', path)
 
 
 if __name__ == '__main__':

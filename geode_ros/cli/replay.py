@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from geode_ros.cli.common import add_runtime_arguments, setup_logging
+from geode_ros.cli.common import add_model_arguments, ask, run_main, setup_logging
 from geode_ros.config import add_dataclass_args, from_dict, to_dict
 from geode_ros.data.sources import FORMATS
 from geode_ros.errors import GeodeError
@@ -41,7 +41,7 @@ Outputs: OUT/answers.json and OUT/replay.mcap (/geode/markers MarkerArray and
 
 examples:
   geode-replay room.bag --questions questions.txt --rate 0
-  geode-replay room_mcap --questions q.jsonl --model models/geode-tiny --out out/replay
+  geode-replay room_mcap --questions q.jsonl --model none --out out/replay   # baseline
   geode-replay 7scenes/chess/seq-01 --questions q.txt --up-axis auto --rate 0
   geode-replay rgbd_dataset_freiburg1_desk --questions q.txt --up-axis auto --rate 0
 """
@@ -126,9 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
                              '(auto: estimated from the camera poses; folders only)')
     parser.add_argument('--questions', required=True, help='questions file (see below)')
     parser.add_argument('--out', default='out/replay', help='output directory')
-    parser.add_argument('--model', default=None,
-                        help='GEODE model directory (default: geometric baseline, room size only)')
-    add_runtime_arguments(parser)
+    add_model_arguments(parser)
     parser.add_argument('--rate', type=float, default=1.0,
                         help="playback speed: 1 = the bag's pace, 2 = twice as fast, "
                              '0 = as fast as possible')
@@ -178,18 +176,13 @@ class Replayer:
 
     def ask(self, q: TimedQuestion) -> None:
         """Answer one question now; a GeodeError is recorded, not raised."""
-        from geode_ros.cli.common import answer_dict
-
         at = self.last_stamp - self.start
-        try:
-            answer = self.engine.query(q.text)
-        except GeodeError as exc:
-            self.results.append(answer_dict(q.text, None, str(exc), time=q.time,
-                                            answered_at=at, frames_seen=self.frames))
-            print(f'[{at:7.2f} s] {q.text.splitlines()[0]}\n    error: {exc}')
+        answer, record = ask(self.engine, q.text, time=q.time, answered_at=at,
+                             frames_seen=self.frames)
+        self.results.append(record)
+        if answer is None:
+            print(f'[{at:7.2f} s] {q.text.splitlines()[0]}\n    error: {record["error"]}')
             return
-        self.results.append(answer_dict(q.text, answer, time=q.time, answered_at=at,
-                                        frames_seen=self.frames))
         snap = self.engine.snapshot()
         self.out.write_markers(answer.boxes, self.last_stamp)
         self.out.write_cloud(snap.points, snap.colors, self.last_stamp)
@@ -218,42 +211,42 @@ class Replayer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 on bad input)."""
+    """Entry point; exit status 2 with a one-line message on bad input (GeodeError)."""
+    return run_main('geode-replay', _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from geode_ros.cli.common import load_reasoner, reasoner_name, write_json
     from geode_ros.data.mcap_out import McapOut
     from geode_ros.data.rosbag_reader import BagTopics
     from geode_ros.data.sources import open_rgbd
-    from geode_ros.scene.engine import SpatialQueryEngine
+    from geode_ros.query.engine import SpatialQueryEngine
 
     args = build_parser().parse_args(argv)
     setup_logging(args.quiet)
     t0 = time.perf_counter()
-    try:
-        if args.rate < 0:
-            raise GeodeError(f'--rate must be >= 0 (0 = as fast as possible), got {args.rate}')
-        questions = load_questions(args.questions)
-        cfg = scene_config(args)
-        reasoner = load_reasoner(args.model, args.device, args.dtype, args.quantization)
-        engine = SpatialQueryEngine(cfg, reasoner)
-        topics = BagTopics(args.rgb_topic, args.depth_topic, args.camera_info_topic,
-                           args.pose_topic)
-        source = open_rgbd(args.bag, args.format, cfg.fixed_frame, args.intrinsics,
-                           args.up_axis, bag_options={
-                               'topics': topics, 'camera_frame': args.camera_frame,
-                               'depth_scale_16u': cfg.depth_scale_16u})
-        start, frames = source.start, source.frames
-        log.info('reading %s (%s%s)', args.bag, source.kind,
-                 f', {source.length} frames' if source.length else '')
-        out_dir = Path(args.out)
-        with McapOut(out_dir / 'replay.mcap', cfg.fixed_frame) as out:
-            replayer = Replayer(engine, out, questions, start, args.at_end)
-            replayer.run(frames, args.rate)
-        if replayer.frames == 0:
-            raise GeodeError(f'no RGB-D frames with a camera pose in {args.bag}: check the '
-                             'topics and --fixed-frame / --pose-topic')
-    except GeodeError as exc:
-        print(f'geode-replay: error: {exc}', file=sys.stderr)
-        return 2
+    if args.rate < 0:
+        raise GeodeError(f'--rate must be >= 0 (0 = as fast as possible), got {args.rate}')
+    questions = load_questions(args.questions)
+    cfg = scene_config(args)
+    reasoner = load_reasoner(args.model, args.device, args.dtype, args.quantization)
+    engine = SpatialQueryEngine(cfg, reasoner)
+    topics = BagTopics(args.rgb_topic, args.depth_topic, args.camera_info_topic,
+                       args.pose_topic)
+    source = open_rgbd(args.bag, args.format, cfg.fixed_frame, args.intrinsics,
+                       args.up_axis, bag_options={
+                           'topics': topics, 'camera_frame': args.camera_frame,
+                           'depth_scale_16u': cfg.depth_scale_16u})
+    start, frames = source.start, source.frames
+    log.info('reading %s (%s%s)', args.bag, source.kind,
+             f', {source.length} frames' if source.length else '')
+    out_dir = Path(args.out)
+    with McapOut(out_dir / 'replay.mcap', cfg.fixed_frame) as out:
+        replayer = Replayer(engine, out, questions, start, args.at_end)
+        replayer.run(frames, args.rate)
+    if replayer.frames == 0:
+        raise GeodeError(f'no RGB-D frames with a camera pose in {args.bag}: check the '
+                         'topics and --fixed-frame / --pose-topic')
     stats = engine.stats()
     write_json({
         'bag': str(args.bag), 'format': source.kind, 'model': reasoner_name(reasoner, args.model),

@@ -7,9 +7,8 @@ import logging
 import sys
 import time
 
-from geode_ros.cli.common import setup_logging
+from geode_ros.cli.common import run_main, setup_logging
 from geode_ros.config import add_dataclass_args, apply_args
-from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
 
 log = logging.getLogger('geode-synth')
@@ -34,18 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
+    """Entry point; exit status 2 with a one-line message on bad input (GeodeError)."""
+    return run_main('geode-synth', _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from geode_ros.data.synth import SynthConfig, generate_dataset
 
     args = build_parser().parse_args(argv)
     setup_logging(args.quiet)
-    try:
-        cfg = apply_args(SynthConfig(), args)
-        t0 = time.perf_counter()
-        path = generate_dataset(cfg, progress=not args.quiet)
-    except GeodeError as exc:
-        print(f'geode-synth: error: {exc}', file=sys.stderr)
-        return 2
+    cfg = apply_args(SynthConfig(), args)
+    t0 = time.perf_counter()
+    path = generate_dataset(cfg, progress=not args.quiet)
     log.info('done in %.1f s: %s', time.perf_counter() - t0, path)
     return 0
 

@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 
-from geode_ros.cli.common import setup_logging
+from geode_ros.cli.common import run_main, setup_logging
 from geode_ros.config import add_dataclass_args, apply_args, from_dict, load_yaml, to_dict
 from geode_ros.errors import GeodeError
 from geode_ros.version import __version__
@@ -44,24 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 on bad input)."""
+    """Entry point; exit status 2 with a one-line message on bad input (GeodeError)."""
+    return run_main('geode-train', _main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     from geode_ros.train.config import TrainConfig
     from geode_ros.train.trainer import Trainer
 
     args = build_parser().parse_args(argv)
     setup_logging(args.quiet)
-    try:
-        cfg = load_yaml(TrainConfig, args.config) if args.config else TrainConfig()
-        cfg = apply_args(cfg, args)
-        cfg = from_dict(TrainConfig, to_dict(cfg))  # re-validate nested values
-        if cfg.stage not in (1, 2):
-            raise GeodeError(f'--stage must be 1 or 2, got {cfg.stage}')
-        t0 = time.perf_counter()
-        trainer = Trainer(cfg, progress=not args.quiet)
-        final = trainer.fit(resume=args.resume, stop_at=args.stop_at)
-    except GeodeError as exc:
-        print(f'geode-train: error: {exc}', file=sys.stderr)
-        return 2
+    cfg = load_yaml(TrainConfig, args.config) if args.config else TrainConfig()
+    cfg = apply_args(cfg, args)
+    cfg = from_dict(TrainConfig, to_dict(cfg))  # re-validate nested values
+    if cfg.stage not in (1, 2):
+        raise GeodeError(f'--stage must be 1 or 2, got {cfg.stage}')
+    t0 = time.perf_counter()
+    trainer = Trainer(cfg, progress=not args.quiet)
+    final = trainer.fit(resume=args.resume, stop_at=args.stop_at)
     minutes = (time.perf_counter() - t0) / 60
     if final is None:
         log.info('stopped at step %d after %.1f min; continue with --resume', args.stop_at,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,7 +31,19 @@ QUESTION_TYPES: tuple[str, ...] = (
     'route_plan',
     'obj_appearance_order',
     'grounding_3d',
+    # the robot's own kinds (asked in everyday wording; no VSI-Bench counterpart)
+    'object_exists',
+    'object_list',
+    'robot_distance',
+    'robot_direction',
+    'nearest_object',
+    'objects_near',
+    'last_seen',
 )
+ROBOT_TYPES: tuple[str, ...] = ('object_exists', 'object_list', 'robot_distance',
+                                'robot_direction', 'nearest_object', 'objects_near',
+                                'last_seen')
+STYLES: tuple[str, ...] = ('template', 'everyday')  # VSI-Bench's wording, or people's
 # Answered by a number, scored by Mean Relative Accuracy.
 NUMERIC_TYPES: tuple[str, ...] = (
     'object_count',
@@ -51,7 +62,8 @@ CHOICE_TYPES: tuple[str, ...] = (
 BOX_TYPES: tuple[str, ...] = ('grounding_3d',)
 
 FIELDS: tuple[str, ...] = (
-    'scene', 'question', 'type', 'answer', 'value', 'options', 'box', 'rationale',
+    'scene', 'question', 'type', 'answer', 'value', 'options', 'box', 'rationale', 'style',
+    'program',
 )
 
 
@@ -67,18 +79,22 @@ class QARecord:
     options: list[str] | None = None
     box: dict[str, Any] | None = None
     rationale: str = ''
+    style: str = 'template'  # 'template' (VSI-Bench wording) or 'everyday' (people's)
+    program: str = ''  # the query program the question means (everyday records)
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
         """Raise GeodeError if the record breaks the schema."""
-        for name in ('scene', 'question', 'type', 'answer', 'rationale'):
+        for name in ('scene', 'question', 'type', 'answer', 'rationale', 'style', 'program'):
             if not isinstance(getattr(self, name), str):
                 raise GeodeError(f'QA field {name!r} must be a string, got '
                                  f'{type(getattr(self, name)).__name__}')
         if self.type not in QUESTION_TYPES:
             raise GeodeError(f'unknown QA type {self.type!r}; known: {list(QUESTION_TYPES)}')
+        if self.style not in STYLES:
+            raise GeodeError(f'QA style must be one of {list(STYLES)}, got {self.style!r}')
         if self.value is not None:
             if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
                 raise GeodeError(f'QA field value must be a number or null, got {self.value!r}')
@@ -96,9 +112,9 @@ class QARecord:
             raise GeodeError(f'a {self.type} record needs options')
         if self.box is not None:
             _check_box(self.box)
-        if self.type in BOX_TYPES and self.box is None and not grounding_label(self.question):
-            raise GeodeError(f'a {self.type} record needs a box (or must ask "Where is the '
-                             'X?" about an absent object)')
+        if self.type in BOX_TYPES and self.box is None and not self.answer.strip():
+            raise GeodeError(f'a {self.type} record needs a box, or (about an absent object) '
+                             'an answer saying it is not there')
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,18 +134,10 @@ class QARecord:
         if missing:
             raise GeodeError(f'QA record misses field(s) {missing}')
         kwargs = {k: d[k] for k in FIELDS if k in d}
-        if kwargs.get('rationale') is None:
-            kwargs['rationale'] = ''
+        for key in ('rationale', 'program'):
+            if kwargs.get(key) is None:
+                kwargs[key] = ''
         return cls(**kwargs)
-
-
-_WHERE = re.compile(r'where is (?:the |a |an )?([\w\s-]+?)\?', re.IGNORECASE)
-
-
-def grounding_label(question: str) -> str:
-    """The object a grounding question asks about ('Where is the mug?' -> 'mug'); ''."""
-    m = _WHERE.search(question)
-    return m.group(1).strip().lower() if m else ''
 
 
 def is_absent_grounding(record: QARecord) -> bool:

@@ -21,7 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.data.qa import QUESTION_TYPES, QARecord, format_options, option_letter
+from geode_ros.data.qa import (
+    QUESTION_TYPES,
+    ROBOT_TYPES,
+    QARecord,
+    format_options,
+    option_letter,
+)
 from geode_ros.scene import boxgeom
 from geode_ros.scene.types import Box3D
 
@@ -332,26 +338,32 @@ GENERATORS: dict[str, Callable[[SceneGT, np.random.Generator], QARecord | None]]
     'obj_appearance_order': q_appearance_order,
     'grounding_3d': q_grounding,
 }
-assert set(GENERATORS) == set(QUESTION_TYPES)
+assert set(GENERATORS) == set(QUESTION_TYPES) - set(ROBOT_TYPES)
 
 
-def generate_qa(meta: dict[str, Any], rng: np.random.Generator, n: int,
-                types: tuple[str, ...] = QUESTION_TYPES, tries: int = 30) -> list[QARecord]:
-    """Up to ``n`` distinct QA records, balanced across ``types`` (round robin)."""
-    gt = SceneGT(meta)
+def round_robin(generators: dict[str, Callable], gt: Any, rng: np.random.Generator, n: int,
+                keys: tuple[str, ...], tries: int) -> list[QARecord]:
+    """Up to ``n`` distinct records, the ``keys`` of ``generators`` taken in turn; a key is
+    dropped once ``tries`` draws in a row gave nothing new (exhausted in this scene)."""
     out: list[QARecord] = []
     seen: set[str] = set()
-    active = list(types)
+    active = list(keys)
     while len(out) < n and active:
-        for qtype in [str(t) for t in rng.permutation(active)]:
+        for key in [str(k) for k in rng.permutation(active)]:
             if len(out) >= n:
                 break
             for _ in range(tries):
-                rec = GENERATORS[str(qtype)](gt, rng)
+                rec = generators[key](gt, rng)
                 if rec is not None and rec.question not in seen:
                     seen.add(rec.question)
                     out.append(rec)
                     break
             else:
-                active.remove(qtype)  # exhausted in this scene
+                active.remove(key)
     return out
+
+
+def generate_qa(meta: dict[str, Any], rng: np.random.Generator, n: int,
+                types: tuple[str, ...] = tuple(GENERATORS), tries: int = 30) -> list[QARecord]:
+    """Up to ``n`` distinct QA records, balanced across ``types`` (round robin)."""
+    return round_robin(GENERATORS, SceneGT(meta), rng, n, types, tries)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from geode_ros.config import check_choice
 from geode_ros.data.frames import FramesFolder, read_intrinsics_json
 from geode_ros.data.tum import TUM_DEPTH_SCALE, TumSequence, is_tum_folder
 from geode_ros.errors import GeodeError
@@ -109,8 +110,7 @@ def open_rgbd(path: str | Path, fmt: str = 'auto', fixed_frame: str = 'map',
         bag_options: keyword arguments of ``read_rosbag`` (topics, camera_frame,
             depth_scale_16u).
     """
-    if fmt not in FORMATS:
-        raise GeodeError(f'format must be one of {FORMATS}, got {fmt!r}')
+    check_choice('format', fmt, FORMATS)
     kind = detect_format(path) if fmt == 'auto' else fmt
     scale = TUM_DEPTH_SCALE if kind == 'tum' else 0.001  # when the file does not say
     camera = read_intrinsics_json(intrinsics, scale) if intrinsics else None

@@ -41,6 +41,9 @@ FPS = 2.0  # nominal frame rate of the synthetic walk (stamps, intrinsics.json f
 SYNTH_SENSING = (*SENSING_MODES, 'mixed')
 MIXED_CLEAN_SHARE = 0.25  # 'mixed': this share of scenes clean, the rest realistic
 MIXED_STRENGTH = (0.5, 1.5)  # 'mixed': realistic scenes at this range x sensing_strength
+# seeded streams [seed, LOOK_STREAM + k] of appearance and sensor noise (k = 0..4), apart
+# from the layout's, the questions' and every other stream of a scene
+LOOK_STREAM = 21
 
 
 @dataclass
@@ -51,7 +54,11 @@ class SynthConfig:
     out: Path = field(default=Path('synth_data'), metadata={'help': 'output directory'})
     seed: int = field(default=0, metadata={'help': 'base seed; scene i uses seed + i'})
     workers: int = field(default=2, metadata={'help': 'parallel worker processes (1 = inline)'})
-    questions_per_scene: int = field(default=40, metadata={'help': 'QA records per scene'})
+    questions_per_scene: int = field(default=40, metadata={
+        'help': "QA records per scene in VSI-Bench's wording"})
+    everyday_per_scene: int = field(default=30, metadata={
+        'help': "QA records per scene in people's wording, with the robot's query kinds "
+                '(counts of absent classes, exists, list, from the robot, near, last seen)'})
     width: int = field(default=160, metadata={'help': 'image width in pixels'})
     height: int = field(default=120, metadata={'help': 'image height in pixels'})
     frames: int = field(default=32, metadata={'help': 'frames per scene trajectory'})
@@ -70,8 +77,9 @@ class SynthConfig:
                 'sensor, 1 = nominal, 2 = poor; ignored when sensing is clean'})
 
     def validate(self) -> None:
-        if self.scenes < 0 or self.frames < 1 or self.questions_per_scene < 0:
-            raise GeodeError('scenes and questions-per-scene must be >= 0, frames >= 1')
+        if (self.scenes < 0 or self.frames < 1 or self.questions_per_scene < 0
+                or self.everyday_per_scene < 0):
+            raise GeodeError('scenes and questions per scene must be >= 0, frames >= 1')
         if self.width < 8 or self.height < 8:
             raise GeodeError(f'image size {self.width}x{self.height} is too small (min 8x8)')
         if not 10.0 <= self.hfov_deg <= 150.0:
@@ -109,7 +117,7 @@ def scene_sensing(cfg: SynthConfig, seed: int) -> tuple[str, float]:
     from its own seeded stream (clean, or realistic at a random strength)."""
     if cfg.sensing != 'mixed':
         return cfg.sensing, cfg.sensing_strength
-    r = np.random.default_rng([seed, 15])
+    r = np.random.default_rng([seed, LOOK_STREAM + 4])
     if r.random() < MIXED_CLEAN_SHARE:
         return 'clean', 0.0
     return 'realistic', float(cfg.sensing_strength * r.uniform(*MIXED_STRENGTH))
@@ -136,11 +144,12 @@ def _camera(mode: str, strength: float, cfg: SynthConfig, room, seed: int) -> Ca
     from geode_ros.data.sensing import make_sensor
 
     heldout = mode == 'heldout'
-    look_rng = np.random.default_rng([seed, 13 if heldout else 11])
+    look_rng = np.random.default_rng([seed, LOOK_STREAM + (2 if heldout else 0)])
     mesh = build_room_mesh(room, extra_parts(clutter(room, look_rng)))
     look = dress(room, mesh.part_owner, look_rng, 'heldout' if heldout else 'train')
     lights = sample_lights(look_rng, room.size)
-    sensor = make_sensor(mode, K, strength, np.random.default_rng([seed, 14 if heldout else 12]))
+    sensor = make_sensor(mode, K, strength,
+                         np.random.default_rng([seed, LOOK_STREAM + (3 if heldout else 1)]))
 
     def view(T):
         lit = render_lit(mesh, look, lights, K, T)
@@ -160,7 +169,7 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
     room = generate_layout(rng)
     mode, strength = scene_sensing(cfg, seed)
     view = _camera(mode, strength, cfg, room, seed)
-    frames, visibility, first_seen = [], [], {}
+    frames, visibility, first_seen, T = [], [], {}, np.eye(4)
     for i, T in enumerate(trajectory(rng, room.size, cfg.frames)):
         rgb, depth, inst, pose = view(T)
         ids, counts = np.unique(inst[inst >= 0], return_counts=True)
@@ -178,6 +187,8 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
                      'first_seen': first_seen.get(o.id), 'box': o.box().to_dict()}
                     for o in room.objects],
         'num_frames': len(frames),
+        'fps': FPS,
+        'robot_pose': T.tolist(),  # the camera at the last frame: the robot (true pose)
         'visibility': visibility,
     }
     if mode != 'clean':
@@ -187,6 +198,7 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
 
 def generate_scene(index: int, cfg: SynthConfig) -> list[dict[str, Any]]:
     """Render scene ``index`` to ``cfg.out/scenes/NNNNNN`` and return its QA records as dicts."""
+    from geode_ros.data.qa_everyday import generate_everyday
     from geode_ros.data.qa_gen import generate_qa
 
     meta, frames = render_scene(index, cfg)
@@ -194,7 +206,10 @@ def generate_scene(index: int, cfg: SynthConfig) -> list[dict[str, Any]]:
     _write_frames(out_dir, cfg.intrinsics(), frames, cfg.depth_scale)
     (out_dir / 'scene.json').write_text(json.dumps(meta) + '\n')
     rng = np.random.default_rng([cfg.seed + index, 7])
-    return [r.to_dict() for r in generate_qa(meta, rng, cfg.questions_per_scene)]
+    records = generate_qa(meta, rng, cfg.questions_per_scene)
+    rng = np.random.default_rng([cfg.seed + index, 11])
+    records += generate_everyday(meta, rng, cfg.everyday_per_scene)
+    return [r.to_dict() for r in records]
 
 
 def _worker_init() -> None:

@@ -11,19 +11,18 @@ fixed size and pads everything (right-padded for training, left-padded for decod
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import torch
 
 from geode_ros.errors import GeodeError
 from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES, ObjectConfig
-from geode_ros.model.prompt import answer_target, build_prompt, classify_question, split_options
+from geode_ros.model.prompt import PROGRAM, answer_target, build_prompt, program_system
+from geode_ros.model.protocol import GeodeLike
+from geode_ros.query.vsi_templates import split_options
 from geode_ros.scene.proposals import Proposals
 from geode_ros.scene.types import Box3D, RGBDFrame
-
-if TYPE_CHECKING:
-    from geode_ros.model.geode import GeodeModel
 
 
 @dataclass
@@ -52,6 +51,10 @@ class GeodeSample:
     rationale: str | None = None  # stage-1 target
     proposals: Proposals | None = None  # object proposals of the cloud (computed when None)
     object_targets: tuple[np.ndarray, np.ndarray] | None = None  # assign_targets(...) output
+    program: Any = None  # the question's geode_ros.query Program (understood when None)
+    keyframe_stamps: list[float] = field(default_factory=list)  # of every scene keyframe
+    sensor_pose: np.ndarray | None = None  # [4, 4] the robot's newest sensor pose
+    sensor_forward_axis: int = 2  # the axis that sensor looks along
 
 
 @dataclass
@@ -78,6 +81,7 @@ class GeodeBatch:
     image_embeds: torch.Tensor | None = None  # [N_img_tokens, D_lm] in prompt order
     objects: ObjectInputs | None = None  # proposals as tensors (when objects are enabled)
     questions: list[str] = field(default_factory=list)  # each row's question text
+    samples: list[GeodeSample] = field(default_factory=list)  # what the rows were made from
 
     def to(self, device: torch.device | str) -> GeodeBatch:
         kw = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -94,6 +98,7 @@ class ObjectInputs:
     boxes: torch.Tensor  # [B, M, 7] proposal boxes
     mask: torch.Tensor  # [B, M]
     first_seen: torch.Tensor  # [B, M] first keyframe index (inf: unknown)
+    last_seen: torch.Tensor  # [B, M] last keyframe index (-inf: unknown)
     room_area: torch.Tensor  # [B] footprint rectangle area (m^2), NaN without a cloud
     target_cls: torch.Tensor | None = None  # [B, M] class index, -1 = no target
     target_box: torch.Tensor | None = None  # [B, M, 7]
@@ -120,6 +125,7 @@ def object_inputs(samples: list[GeodeSample], centres: torch.Tensor,
     boxes[..., 3:6] = 1.0
     mask = torch.zeros(b, m, dtype=torch.bool)
     seen = torch.full((b, m), float('inf'))
+    last = torch.full((b, m), float('-inf'))
     area = torch.full((b,), float('nan'))
     have_targets = any(s.object_targets is not None for s in samples)
     t_cls = torch.full((b, m), -1, dtype=torch.long)
@@ -136,10 +142,12 @@ def object_inputs(samples: list[GeodeSample], centres: torch.Tensor,
         mask[i, :n] = True
         if p.first_seen is not None:
             seen[i, :n] = torch.from_numpy(np.asarray(p.first_seen, np.float32))
+        if p.last_seen is not None:
+            last[i, :n] = torch.from_numpy(np.asarray(p.last_seen, np.float32))
         if s.object_targets is not None:
             t_cls[i, :n] = torch.from_numpy(s.object_targets[0])
             t_box[i, :n] = torch.from_numpy(s.object_targets[1])
-    return ObjectInputs(geo, pts, boxes, mask, seen, area,
+    return ObjectInputs(geo, pts, boxes, mask, seen, last, area,
                         t_cls if have_targets else None, t_box if have_targets else None)
 
 
@@ -171,7 +179,7 @@ def _sample_points(points: np.ndarray, colors: np.ndarray, n: int, rng: np.rando
     return out, mask
 
 
-def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
+def prepare_batch(model: GeodeLike, samples: list[GeodeSample], stage: int = 2,
                   train: bool = True, seed: int | None = None) -> GeodeBatch:
     """Collate ``samples`` for ``model`` (see the module docstring)."""
     cfg, tok, ad = model.config, model.tokenizer, model.adapter
@@ -183,23 +191,31 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
     rows, labels, pts, pmask, feats, qtypes, images, grids = [], [], [], [], [], [], [], []
     vtype, vtarget, btarget, questions, options = [], [], [], [], []
     for s in samples:
-        qtype = s.qtype or classify_question(s.question)
+        if s.qtype is None and s.program is None:
+            s.program = model.understand(s.question)
+        qtype = s.qtype or s.program.qtype
         qtypes.append(qtype)
         options.append(split_options(s.question) if qtype in CHOICE_TYPES else [])
         kfs = [kf if isinstance(kf, KeyframeFeatures) else model.encode_keyframe(kf)
                for kf in s.keyframes]
         drm_kfs = [kfs[i] for i in evenly_spaced(len(kfs), cfg.max_keyframes)]
-        n_img = 0 if stage == 1 else cfg.prompt_images
+        n_img = 0 if stage == 1 or qtype == PROGRAM else cfg.prompt_images
         shown = [kfs[i] for i in evenly_spaced(len(kfs), n_img)]
-        prompt = build_prompt(tok, ad.template_image, ad.expand_image, s.question,
-                              [kf.tokens.shape[0] for kf in shown], k, cfg.system_prompt)
+        if qtype == PROGRAM:  # text only: no images, no <spatio> slots
+            pc = cfg.programs
+            system = program_system(pc.instruction, cfg.objects.classes, pc.grammar_in_prompt)
+            prompt = build_prompt(tok, ad.template_image, ad.expand_image, s.question, [], 0,
+                                  system)
+        else:
+            prompt = build_prompt(tok, ad.template_image, ad.expand_image, s.question,
+                                  [kf.tokens.shape[0] for kf in shown], k, cfg.system_prompt)
         ids = tok(prompt, add_special_tokens=False)['input_ids']
         questions.append(tok(s.question.strip(), add_special_tokens=False)['input_ids'] or
                          [tok.pad_token_id])
         lab = [-100] * len(ids)
         if train:
             box = [*s.box.center, *s.box.size, s.box.yaw] if s.box is not None else None
-            target = s.rationale if stage == 1 else answer_target(
+            target = s.rationale if stage == 1 and qtype != PROGRAM else answer_target(
                 qtype, s.answer, s.value, box, cfg.numeric_output, s.question, cfg.choice_answer)
             if not target:
                 raise GeodeError(f'stage-{stage} sample has no target: {s.question!r}')
@@ -249,7 +265,7 @@ def prepare_batch(model: GeodeModel, samples: list[GeodeSample], stage: int = 2,
         question_ids=question_ids, question_mask=question_mask, qtypes=qtypes, options=options,
         labels=lab_t if train else None,
         image_embeds=torch.cat([im.float().cpu() for im in images]) if images else None,
-        objects=objects, questions=[s.question for s in samples],
+        objects=objects, questions=[s.question for s in samples], samples=list(samples),
     )
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from geode_ros.config import from_dict, to_dict
+from geode_ros.config import check_choice, from_dict, to_dict
 from geode_ros.errors import GeodeError
 from geode_ros.model.config import GeodeConfig
 
+DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
 FORMAT = 'geode'
 FORMAT_VERSION = 1
 WEIGHTS = 'model.safetensors'
@@ -103,9 +105,11 @@ def load_weights(model, path: str | Path) -> None:
                          f'(different size or config): {str(exc)[:500]}') from exc
 
 
-def load_pretrained(path: str | Path, device: str | None = None, dtype: str | None = None,
-                    quantization: str | None = None):
-    """Build a GeodeModel from a checkpoint directory (see ``save_pretrained``)."""
+def read_checkpoint(path: str | Path, device: str | None = None, dtype: str | None = None
+                    ) -> tuple[GeodeConfig, torch.nn.Module, Any, Any]:
+    """A verified checkpoint's parts: its config (``device`` / ``dtype`` applied), the VLM
+    built from its config (weights not loaded yet), tokenizer and image processor.
+    ``GeodeModel.from_pretrained`` assembles them and loads the weights."""
     from transformers import (
         AutoConfig,
         AutoImageProcessor,
@@ -113,15 +117,11 @@ def load_pretrained(path: str | Path, device: str | None = None, dtype: str | No
         AutoTokenizer,
     )
 
-    from geode_ros.model.geode import DTYPES, GeodeModel
-    from geode_ros.model.quantize import quantize_llm
-
     meta = verify_checkpoint(path)
     cfg = from_dict(GeodeConfig, meta['geode'], where=f'{path}/config.json')
     cfg.device = device or cfg.device
     cfg.dtype = dtype or cfg.dtype
-    if cfg.dtype not in DTYPES:
-        raise GeodeError(f'dtype must be one of {sorted(DTYPES)}, got {cfg.dtype!r}')
+    check_choice('dtype', cfg.dtype, tuple(DTYPES))
     cfg.lora.enabled = False  # adapters were merged at save time
     vcfg = dict(meta['vlm_config'])
     vlm_config = AutoConfig.for_model(vcfg.pop('model_type'), **vcfg)
@@ -129,18 +129,7 @@ def load_pretrained(path: str | Path, device: str | None = None, dtype: str | No
     if type(vlm).__name__ != meta['architecture']:
         raise GeodeError(f'{path}: config builds {type(vlm).__name__}, expected '
                          f'{meta["architecture"]}')
-    tok = AutoTokenizer.from_pretrained(path)
-    ip = AutoImageProcessor.from_pretrained(path)
-    model = GeodeModel(cfg, vlm, tok, ip)
-    load_weights(model, path)
-    model.to(device=cfg.device)
-    model.vlm.to(DTYPES[cfg.dtype])
-    model.drm.to(DTYPES[cfg.dtype])
-    model.eval()
-    mode = quantization if quantization is not None else cfg.quantization.mode
-    if mode:
-        quantize_llm(model, mode, cfg.quantization.backend, cfg.quantization.group_size)
-    return model
+    return cfg, vlm, AutoTokenizer.from_pretrained(path), AutoImageProcessor.from_pretrained(path)
 
 
 def state_dict_bytes(model: torch.nn.Module) -> int:

@@ -32,6 +32,8 @@ NUMERIC_OUTPUTS: tuple[str, ...] = ('drh', 'digits')
 VALUE_DECODES: tuple[str, ...] = ('mra', 'mean')
 # How multiple-choice answers leave the model: the option's text (scored) or a letter.
 CHOICE_ANSWERS: tuple[str, ...] = ('option_text', 'letter')
+QUANT_MODES: tuple[str | None, ...] = (None, 'int8', 'int4')
+QUANT_BACKENDS: tuple[str, ...] = ('auto', 'torchao', 'portable')
 # A spelled box takes 53-59 tokens with the tiny tokenizer: the digits mode decodes at least this.
 DIGITS_MIN_NEW_TOKENS = 80
 
@@ -105,10 +107,31 @@ class ObjectConfig:
     box_loss_weight: float = field(default=1.0, metadata={'help': 'proposal box L1'})
     loss_weight: float = field(default=1.0, metadata={
         'help': 'weight of the object loss beside the stage-1/2 losses'})
-    answer_from_objects: tuple[str, ...] = field(default=(), metadata={
-        'help': "question types answered from the model's own detections (boxes it "
-                'selected, geometry on them) rather than read by the LLM/DRH; chosen on '
-                'validation data (geode-eval reports both readings)'})
+    estimate_missing: bool = field(default=True, metadata={
+        'help': "a VSI-Bench-style question whose object was not detected (a distance, a "
+                "size, a choice; never a count, where or exists) gets the LLM/DRH's estimate "
+                "from the question alone, marked 'estimated'; off: 'not found'"})
+
+
+@dataclass
+class ProgramConfig:
+    """The VLM as program writer: questions the rules cannot read become query programs
+    (``geode_ros.query``), by constrained decoding over the program grammar."""
+
+    enabled: bool = field(default=True, metadata={
+        'help': 'ask the VLM for a program when the rules cannot parse a question'})
+    grammar_in_prompt: bool = field(default=True, metadata={
+        'help': "describe the grammar, the model's classes and examples in the prompt (an "
+                'instruction-tuned VLM writes programs with no training this way); a model '
+                'trained on programs (the tiny one) needs only the short instruction'})
+    instruction: str = field(default='Write the query program of the question.', metadata={
+        'help': 'the system message of a program-writing prompt'})
+    max_new_tokens: int = field(default=40, metadata={'help': 'decode budget of a program'})
+    candidates: int = field(default=4096, metadata={
+        'help': 'most tokens tried (most likely first) in one decoding step for one the '
+                'grammar allows'})
+    train_share: float = field(default=0.25, metadata={
+        'help': 'share of each training batch that teaches program writing (stage 0 and 2)'})
 
 
 @dataclass
@@ -134,7 +157,7 @@ class DRHConfig:
         'help': 'weight of the histogram cross-entropy'})
     value_decode: str = field(default='mra', metadata={
         'help': 'mra: the value with the highest expected VSI-Bench MRA under the histogram; '
-                'mean: the L2-regressed value'})
+                'mean: the L2-regressed value', 'choices': VALUE_DECODES})
     box_center_scale: float = field(default=2.0, metadata={'help': 'box centre scale (m)'})
     box_log_size_mean: float = field(default=-0.7, metadata={'help': 'mean log box extent'})
     box_log_size_std: float = field(default=0.8, metadata={'help': 'std of log box extent'})
@@ -147,9 +170,11 @@ class DRHConfig:
 class QuantConfig:
     """Weight-only quantisation of the LLM linears (the DRM, DRH and vision stay float)."""
 
-    mode: str | None = field(default=None, metadata={'help': 'None, int8 or int4'})
+    mode: str | None = field(default=None, metadata={'help': 'None, int8 or int4',
+                                                      'choices': QUANT_MODES})
     group_size: int = field(default=32, metadata={'help': 'int4 group size (input dim)'})
-    backend: str = field(default='auto', metadata={'help': 'auto, torchao or portable'})
+    backend: str = field(default='auto', metadata={'help': 'auto, torchao or portable',
+                                                   'choices': QUANT_BACKENDS})
 
 
 @dataclass
@@ -174,6 +199,7 @@ class GeodeConfig:
     drm: DRMConfig = field(default_factory=DRMConfig)
     drh: DRHConfig = field(default_factory=DRHConfig)
     objects: ObjectConfig = field(default_factory=ObjectConfig)
+    programs: ProgramConfig = field(default_factory=ProgramConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     quantization: QuantConfig = field(default_factory=QuantConfig)
     dtype: str = field(default='float32', metadata={'help': 'float32, float16 or bfloat16'})
@@ -192,8 +218,8 @@ class GeodeConfig:
     numeric_output: str = field(default='drh', metadata={
         'help': 'drh: numbers/boxes regressed at <reg>/<box> by the DRH; digits: spelled as '
                 f'answer text and parsed back (ablation; decode budget >= '
-                f'{DIGITS_MIN_NEW_TOKENS} tokens)'})
+                f'{DIGITS_MIN_NEW_TOKENS} tokens)', 'choices': NUMERIC_OUTPUTS})
     choice_answer: str = field(default='option_text', metadata={
         'help': "option_text: trained to say the chosen option's text; answered by scoring "
                 'the likelihood of each listed option; letter: trained to say the letter, '
-                'answered by greedy decoding'})
+                'answered by greedy decoding', 'choices': CHOICE_ANSWERS})

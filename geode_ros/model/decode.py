@@ -21,17 +21,14 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 
+from geode_ros.model.batch import GeodeBatch
 from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
 from geode_ros.model.drh import parse_box, parse_value, render_box, render_value
 from geode_ros.model.prompt import BOX, REG
-
-if TYPE_CHECKING:
-    from geode_ros.model.batch import GeodeBatch
-    from geode_ros.model.geode import GeodeModel
+from geode_ros.model.protocol import GeodeLike
 
 
 @dataclass
@@ -63,7 +60,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def prefill(model: GeodeModel, batch: GeodeBatch, spatio: torch.Tensor | None = None
+def prefill(model: GeodeLike, batch: GeodeBatch, spatio: torch.Tensor | None = None
             ) -> DecodeState:
     """Run the prompt through the LLM, filling a fresh KV cache."""
     from transformers import DynamicCache
@@ -78,7 +75,7 @@ def prefill(model: GeodeModel, batch: GeodeBatch, spatio: torch.Tensor | None = 
                        batch.position_ids.shape[0], out.last_hidden_state[:, -1])
 
 
-def step(model: GeodeModel, state: DecodeState, tokens: torch.Tensor) -> DecodeState:
+def step(model: GeodeLike, state: DecodeState, tokens: torch.Tensor) -> DecodeState:
     """Feed one token per row [B]; update the state in place and return it."""
     b = tokens.shape[0]
     emb = model.adapter.embed_tokens(tokens).unsqueeze(1)  # [B, 1, D]
@@ -93,7 +90,7 @@ def step(model: GeodeModel, state: DecodeState, tokens: torch.Tensor) -> DecodeS
     return state
 
 
-def score_options(model: GeodeModel, batch: GeodeBatch, state: DecodeState, rows: list[int]
+def score_options(model: GeodeLike, batch: GeodeBatch, state: DecodeState, rows: list[int]
                   ) -> dict[int, tuple[int, list[int], list[float]]]:
     """Log-likelihood of each listed option's text after the prompt, for ``rows``.
 
@@ -134,7 +131,7 @@ def score_options(model: GeodeModel, batch: GeodeBatch, state: DecodeState, rows
     return result
 
 
-def greedy_generate(model: GeodeModel, batch: GeodeBatch, max_new_tokens: int,
+def greedy_generate(model: GeodeLike, batch: GeodeBatch, max_new_tokens: int,
                     spatio: torch.Tensor | None = None) -> list[Generation]:
     """Decode every row of ``batch`` (left padded, ``train=False``): greedily, or by
     option likelihood for choice questions with listed options (module docstring).
@@ -208,7 +205,7 @@ def _parse_values(gen: Generation, qtype: str) -> None:
         gen.boxes = [bx] if bx is not None else []
 
 
-def _read_values(model: GeodeModel, batch: GeodeBatch, hidden: torch.Tensor, tok: torch.Tensor,
+def _read_values(model: GeodeLike, batch: GeodeBatch, hidden: torch.Tensor, tok: torch.Tensor,
                  reg_id: int, box_id: int, values: list, boxes: list) -> None:
     """DRH read-out for rows whose just-fed token is <reg> or <box>."""
     rows = (tok == reg_id).nonzero().flatten()
@@ -224,7 +221,7 @@ def _read_values(model: GeodeModel, batch: GeodeBatch, hidden: torch.Tensor, tok
             boxes[i].append([float(x) for x in bx])
 
 
-def _render(model: GeodeModel, ids: list[int], values: list[float], boxes: list[list[float]],
+def _render(model: GeodeLike, ids: list[int], values: list[float], boxes: list[list[float]],
             qtype: str) -> str:
     """Token ids -> text, each <reg>/<box> replaced by its rendered value."""
     reg_id, box_id = model.token_ids[REG], model.token_ids[BOX]

@@ -23,9 +23,10 @@ import re
 import torch
 from torch import nn
 
+from geode_ros.config import check_choices
 from geode_ros.data.metrics import MRA_THRESHOLDS
 from geode_ros.errors import GeodeError
-from geode_ros.model.config import VALUE_DECODES, DRHConfig
+from geode_ros.model.config import DRHConfig
 
 _MIN_VALUE = 1e-3  # values are clamped here before the log
 
@@ -43,9 +44,7 @@ class DirectRegressionHead(nn.Module):
         if not (len(cfg.value_types) == len(cfg.value_log_mean) == len(cfg.value_log_std)):
             raise GeodeError('drh.value_types, value_log_mean and value_log_std differ in length')
         self.cfg = cfg
-        if cfg.value_decode not in VALUE_DECODES:
-            raise GeodeError(f'drh.value_decode must be one of {list(VALUE_DECODES)}, '
-                             f'got {cfg.value_decode!r}')
+        check_choices(cfg, 'drh.')
         if cfg.value_bins < 0 or (cfg.value_decode == 'mra' and cfg.value_bins < 2):
             raise GeodeError(f'drh.value_decode=mra needs drh.value_bins >= 2, '
                              f'got {cfg.value_bins}')

@@ -31,15 +31,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from geode_ros.data.qa import grounding_label
+from geode_ros.config import check_choices
 from geode_ros.errors import GeodeError
 from geode_ros.model.adapters import make_adapter
-from geode_ros.model.batch import GeodeBatch, GeodeSample, KeyframeFeatures, prepare_batch
+from geode_ros.model.answering import SceneAnswering
+from geode_ros.model.batch import GeodeBatch, KeyframeFeatures
+from geode_ros.model.checkpoint import DTYPES, load_weights, read_checkpoint
 from geode_ros.model.config import (
-    BOX_TYPES,
-    CHOICE_ANSWERS,
     DIGITS_MIN_NEW_TOKENS,
-    NUMERIC_OUTPUTS,
     GeodeConfig,
 )
 from geode_ros.model.decode import Generation, greedy_generate
@@ -47,9 +46,8 @@ from geode_ros.model.drh import DirectRegressionHead
 from geode_ros.model.drm import DecoupledRationaleModule, patch_centres_3d
 from geode_ros.model.objects import Detection
 from geode_ros.model.prompt import BOX, REG, SPATIO, add_geode_tokens, end_of_turn_token
-from geode_ros.scene.types import Answer, Box3D, RGBDFrame, SceneSnapshot
-
-DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
+from geode_ros.model.quantize import quantize_llm
+from geode_ros.scene.types import RGBDFrame
 
 
 @dataclass
@@ -89,7 +87,7 @@ def load_vlm_parts(path: str, dtype: torch.dtype):
     return vlm, tok, ip
 
 
-class GeodeModel(nn.Module):
+class GeodeModel(SceneAnswering, nn.Module):
     """DRM + VLM + DRH (see the module docstring for the API)."""
 
     def __init__(self, config: GeodeConfig, vlm: nn.Module, tokenizer, image_processor) -> None:
@@ -106,17 +104,16 @@ class GeodeModel(nn.Module):
             self.stop_ids.add(int(tokenizer.eos_token_id))
         d = self.adapter.hidden_size
         emb_std = float(self.adapter.embed_tokens.weight.detach().float().std())
-        if config.numeric_output not in NUMERIC_OUTPUTS:
-            raise GeodeError(f'numeric_output must be one of {list(NUMERIC_OUTPUTS)}, got '
-                             f'{config.numeric_output!r}')
-        if config.choice_answer not in CHOICE_ANSWERS:
-            raise GeodeError(f'choice_answer must be one of {list(CHOICE_ANSWERS)}, got '
-                             f'{config.choice_answer!r}')
+        check_choices(config)  # numeric_output, choice_answer, ... (config.py)
         # built even when use_drm is off, so every checkpoint has one layout
         self.drm = DecoupledRationaleModule(config.drm, d, d, emb_std, config.objects)
         self.drh = DirectRegressionHead(config.drh, d)
         self.lora_active = False
         self._row_hooks: list = []
+        from geode_ros.query.config import QueryConfig
+
+        # how programs run (a runtime setting: the node maps its query.* parameters here)
+        self.query_config = QueryConfig()
 
     @classmethod
     def from_vlm(cls, path_or_name: str, config: GeodeConfig | None = None) -> GeodeModel:
@@ -133,8 +130,19 @@ class GeodeModel(nn.Module):
     @classmethod
     def from_pretrained(cls, path, device: str | None = None, dtype: str | None = None,
                         quantization: str | None = None) -> GeodeModel:
-        from geode_ros.model.checkpoint import load_pretrained
-        return load_pretrained(path, device=device, dtype=dtype, quantization=quantization)
+        """A checkpoint directory (``save_pretrained``), verified, in eval mode; the LLM's
+        linears quantised when asked (or when the checkpoint's config says so)."""
+        cfg, vlm, tok, ip = read_checkpoint(path, device, dtype)
+        model = cls(cfg, vlm, tok, ip)
+        load_weights(model, path)
+        model.to(device=cfg.device)
+        model.vlm.to(DTYPES[cfg.dtype])
+        model.drm.to(DTYPES[cfg.dtype])
+        model.eval()
+        mode = quantization if quantization is not None else cfg.quantization.mode
+        if mode:
+            quantize_llm(model, mode, cfg.quantization.backend, cfg.quantization.group_size)
+        return model
 
     @property
     def device(self) -> torch.device:
@@ -180,14 +188,15 @@ class GeodeModel(nn.Module):
             emb = emb.masked_scatter(mask, batch.image_embeds.to(emb.dtype))
         smask = ids == self.token_ids[SPATIO]  # [B, T]
         k = self.num_spatio
-        if not bool((smask.sum(1) == k).all()):
+        per_row = smask.sum(1)  # k, or 0 in a text-only (program-writing) prompt
+        if not bool(((per_row == k) | (per_row == 0)).all()):
             raise GeodeError(f'every prompt needs exactly {k} {SPATIO} tokens '
                              f'(use_drm={self.config.use_drm})')
-        if k == 0:
+        if k == 0 or not bool(smask.any()):
             return emb
         if spatio is None:
             spatio = self.spatio_embeddings(batch)  # [B, K, D]
-        return emb.masked_scatter(smask.unsqueeze(-1), spatio.to(emb.dtype))
+        return emb.masked_scatter(smask.unsqueeze(-1), spatio[per_row > 0].to(emb.dtype))
 
     def forward(self, batch: GeodeBatch, return_logits: bool = False,
                 spatio: torch.Tensor | None = None) -> GeodeOutput:
@@ -261,9 +270,11 @@ class GeodeModel(nn.Module):
         probs = enc.object_logits.float().softmax(-1).cpu().numpy()
         boxes = decode_boxes(o.boxes.float(), enc.object_deltas.float()).cpu().numpy()
         mask, seen = o.mask.cpu().numpy(), o.first_seen.cpu().numpy()
+        last = o.last_seen.cpu().numpy()
         classes = self.config.objects.classes
         return [merge_detections(classes, probs[i][mask[i]], boxes[i][mask[i]],
-                                 seen[i][mask[i]], self.config.objects) for i in range(b)]
+                                 seen[i][mask[i]], self.config.objects, last[i][mask[i]])
+                for i in range(b)]
 
     # --- training stages ----------------------------------------------------------------
     def set_stage(self, stage: int, train_drm: bool = False) -> None:
@@ -301,26 +312,38 @@ class GeodeModel(nn.Module):
 
     def _answer_from_objects(self, batch: GeodeBatch, enc: SceneEncoding,
                              gens: list[Generation]) -> None:
-        """Each row's answer from the detections, kept in ``extras['objects']`` beside the
-        LLM's (``extras['llm']``); it becomes the answer for grounding and for the types in
-        ``objects.answer_from_objects``."""
-        from geode_ros.model.object_reasoner import reason
+        """Each row answered by its program over the memory of its detections (the answer
+        the model gives); the LLM's own reading stays in ``extras['llm']`` and answers
+        only as an estimate where an object is missing (``answering.can_estimate``)."""
+        from geode_ros.model.answering import can_estimate, estimated, memory_of
+        from geode_ros.query.execute import execute
+        from geode_ros.query.program import QueryError
+        from geode_ros.query.render import render
 
-        cfg = self.config.objects
         dets = self.detect(batch, enc)
         areas = batch.objects.room_area.cpu().numpy()
         for i, g in enumerate(gens):
-            qtype = batch.qtypes[i]
+            s = batch.samples[i] if batch.samples else None
             g.extras['llm'] = (g.text, list(g.values), list(g.boxes))
             g.extras['detections'] = dets[i]
-            ans = reason(batch.questions[i], qtype, dets[i], cfg.classes, float(areas[i]))
-            if ans is None:
+            try:
+                program = (s.program if s is not None and s.program is not None
+                           else self.understand(batch.questions[i]))
+                memory = memory_of(dets[i], self.config.objects.classes, float(areas[i]),
+                                   s.keyframe_stamps if s else [],
+                                   s.sensor_pose if s else None,
+                                   s.sensor_forward_axis if s else 2,
+                                   confident_score=self.confident_score)
+                result = execute(program, memory, self.query_config)
+            except QueryError as exc:
+                g.extras['error'] = exc
+                g.text, g.values, g.boxes = str(exc), [], []
                 continue
-            g.extras['objects'] = (ans.text, list(ans.values), list(ans.boxes))
-            g.extras['used'] = ans.used
-            if qtype in BOX_TYPES or qtype in cfg.answer_from_objects:
-                g.text, g.values, g.boxes = ans.text, list(ans.values), list(ans.boxes)
-                g.extras['source'] = 'objects'
+            if self.config.objects.estimate_missing and can_estimate(program, result):
+                result = estimated(program, result, g.text, list(g.values))
+            g.extras['result'] = result
+            g.text, g.values = render(result), list(result.values)
+            g.boxes = [[*o.box[:7]] for o in result.used]
 
     @torch.no_grad()
     def encode_keyframe(self, frame: RGBDFrame) -> KeyframeFeatures:
@@ -337,74 +360,3 @@ class GeodeModel(nn.Module):
                                       im.grid)
         return KeyframeFeatures(im.tokens, xyz.to(im.tokens.device), valid.to(im.tokens.device),
                                 im.grid, im.grid_thw)
-
-    def scene_proposals(self, snapshot: SceneSnapshot):
-        """Object proposals of a snapshot's cloud with their first keyframe, cached for
-        the last cloud seen (a query between two cloud updates reuses them)."""
-        from geode_ros.scene.proposals import first_seen, propose_objects
-
-        pts = snapshot.points
-        key = (len(pts), float(np.asarray(pts[::997], np.float64).sum()) if len(pts) else 0.0,
-               len(snapshot.keyframes))
-        cached = getattr(self, '_proposal_cache', None)
-        now = time.monotonic()
-        if cached is not None and (cached[0] == key or (
-                len(pts) and now - cached[2] < self.config.objects.proposal_refresh_s)):
-            return cached[1]  # the same cloud, or a live cloud updated a moment ago
-        props = propose_objects(pts, snapshot.colors, self.config.objects.proposals)
-        props.first_seen = first_seen(props, snapshot.keyframes, snapshot.point_stamps)
-        self._proposal_cache = (key, props, now)
-        return props
-
-    @torch.no_grad()
-    def detect_scene(self, snapshot: SceneSnapshot, max_keyframes: int | None = None
-                     ) -> list[Detection]:
-        """The merged detections of a snapshot (what grounding selects from)."""
-        from geode_ros.model.batch import evenly_spaced
-
-        kfs = snapshot.keyframes
-        keep = evenly_spaced(len(kfs), max_keyframes or self.config.max_keyframes)
-        kfs = [kfs[i] for i in keep]
-        feats = [kf.features if isinstance(kf.features, KeyframeFeatures)
-                 else self.encode_keyframe(kf.frame) for kf in kfs]
-        sample = GeodeSample('Where is the object?', snapshot.points, snapshot.colors, feats,
-                             qtype='grounding_3d', proposals=self.scene_proposals(snapshot))
-        batch = prepare_batch(self, [sample], stage=2, train=False, seed=0).to(self.device)
-        return self.detect(batch)[0]
-
-    def detections(self, snapshot: SceneSnapshot) -> list[Box3D]:
-        """The detections of a snapshot as boxes (SceneReasoner; a detections topic)."""
-        if not (self.config.objects.enabled and self.config.use_drm) or not len(snapshot.points):
-            return []
-        return [d.as_box3d() for d in self.detect_scene(snapshot)]
-
-    def answer(self, question: str, snapshot: SceneSnapshot) -> Answer:
-        """Answer one question about a scene snapshot (SceneReasoner)."""
-        from geode_ros.model.prompt import classify_question
-
-        qtype = classify_question(question)
-        if len(snapshot.points) == 0 and not snapshot.keyframes:
-            raise GeodeError('scene memory is empty: ingest RGB-D frames or points first')
-        sync = torch.cuda.synchronize if self.device.type == 'cuda' else (lambda: None)
-        t0 = time.perf_counter()
-        feats = [kf.features if isinstance(kf.features, KeyframeFeatures)
-                 else self.encode_keyframe(kf.frame) for kf in snapshot.keyframes]
-        sync()
-        t_vision = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        props = (self.scene_proposals(snapshot)
-                 if self.config.objects.enabled and self.config.use_drm else None)
-        t_props = time.perf_counter() - t0
-        sample = GeodeSample(question, snapshot.points, snapshot.colors, feats, qtype=qtype,
-                             proposals=props)
-        batch = prepare_batch(self, [sample], stage=2, train=False, seed=0).to(self.device)
-        gen = self.generate(batch)[0]
-        if gen.extras.get('source') == 'objects':
-            boxes = [d.as_box3d() for d in gen.extras['used']] if gen.boxes else []
-        else:
-            label = grounding_label(question)
-            boxes = [Box3D(label, np.asarray(b[:3]), np.asarray(b[3:6]), float(b[6]))
-                     for b in gen.boxes]
-        timings = {'vision_encode': t_vision, 'proposals': t_props, **gen.timings}
-        return Answer(gen.text, list(gen.values), boxes, snapshot.frame_id, snapshot.stamp,
-                      timings, qtype)

@@ -49,6 +49,7 @@ class Detection:
     score: float
     box: np.ndarray  # [7] cx, cy, cz, sx, sy, sz, yaw
     first_seen: float  # index of the first keyframe that shows it (inf when unknown)
+    last_seen: float = -math.inf  # index of the last keyframe that shows it (-inf: unknown)
 
     def as_box3d(self) -> Box3D:
         return Box3D(self.label, self.box[:3].copy(), self.box[3:6].copy(), float(self.box[6]),
@@ -211,18 +212,21 @@ def calibrated(p: np.ndarray, calibration: tuple[float, ...]) -> np.ndarray:
 
 
 def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndarray,
-                     first_seen: np.ndarray, cfg: ObjectConfig) -> list[Detection]:
+                     first_seen: np.ndarray, cfg: ObjectConfig,
+                     last_seen: np.ndarray | None = None) -> list[Detection]:
     """Class-wise merging of proposal predictions into detections.
 
     Proposals are taken by descending class probability; one whose predicted box overlaps
     (IoU > ``merge_iou``) or nearly touches (gap < ``merge_gap_m``) an accepted detection of
     the same class joins it (a fragment of that object), else it starts a new detection
     when its probability reaches ``score_threshold``. A detection's box and score are
-    those of its most confident member; it is first seen when any member is. ``probs`` are
-    softmax probabilities; the calibration ``temperature`` is applied here
+    those of its most confident member; it is first (last) seen when any member is.
+    ``probs`` are softmax probabilities; the calibration ``temperature`` is applied here
     (softmax(l / T) is softmax(l) ** (1 / T), renormalised), and a detection's score is its
     class probability through ``score_calibration`` (monotone: the order is unchanged).
     """
+    if last_seen is None:
+        last_seen = np.full(len(probs), -np.inf)
     bg = len(classes)
     if len(probs) and cfg.temperature != 1.0:
         probs = tempered(probs, cfg.temperature)
@@ -245,7 +249,8 @@ def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndar
                     None)
         if host is None:
             out.append(Detection(name, float(score[i]), boxes[i].astype(np.float64),
-                                 float(first_seen[i])))
+                                 float(first_seen[i]), float(last_seen[i])))
         else:
             host.first_seen = min(host.first_seen, float(first_seen[i]))
+            host.last_seen = max(host.last_seen, float(last_seen[i]))
     return out

@@ -14,63 +14,13 @@ answers are likely (and is what the option-likelihood decode scores).
 
 from __future__ import annotations
 
-import re
-
 from geode_ros.errors import GeodeError
 from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
+from geode_ros.query.vsi_templates import split_options
 
 SPATIO, REG, BOX = '<spatio>', '<reg>', '<box>'
 GEODE_TOKENS = (SPATIO, REG, BOX)
-
-_PATTERNS: list[tuple[str, re.Pattern]] = [
-    (t, re.compile(p, re.IGNORECASE | re.DOTALL)) for t, p in [
-        ('object_count', r'\bhow many\b.+\b(in|inside)\b.*\broom\b'),
-        ('object_abs_distance', r'\b(direct )?distance between\b.+\band\b.+\bmeters?\b'),
-        ('object_size_estimation', r'\blongest dimension\b.*\bcentimet(er|re)s?\b'),
-        ('room_size_estimation', r'\bsize of (this|the) room\b.*\bsquare met(er|re)s?\b'),
-        ('object_rel_distance', r'\bwhich of these objects\b.+\b(closest|farthest|nearest)\b'),
-        ('object_rel_direction', r'\bstanding by\b.+\bfacing\b.+\bto (my|the) (left|right)'),
-        ('route_plan', r'\b(route|navigate|walk|robot)\b.+\b(fill in|turn|go forward)\b'),
-        ('obj_appearance_order', r'\bappearance order\b'),
-        ('grounding_3d', r'^\s*where is\b.+\b(box|located)\b|\b3d (bounding )?box\b'),
-    ]
-]
-
-
-def classify_question(text: str) -> str:
-    """The VSI-Bench question type of ``text``; GeodeError if no template matches."""
-    for qtype, pattern in _PATTERNS:
-        if pattern.search(text):
-            return qtype
-    raise GeodeError(
-        f'cannot parse the question {text!r}: ask e.g. "How many chairs are in this room?", '
-        '"... what is the direct distance between the sofa and the lamp (in meters)?", '
-        '"What is the length of the longest dimension ... of the table, measured in '
-        'centimeters?", "What is the size of this room (in square meters)?", "... which of '
-        'these objects (a, b, c) is the closest to the d?", "If I am standing by the a and '
-        'facing the b, is the c to my left, right, or back?", or "Where is the mug? Answer '
-        'with a 3D box."'
-    )
-
-
-_OPTION_LINE = re.compile(r'^\s*([A-Z])[.)]\s+(.+?)\s*$')
-
-
-def split_options(question: str) -> list[tuple[str, str]]:
-    """The (letter, text) options listed on the question's trailing lines, in order.
-
-    'Which is closest ...?\\nA. sofa\\nB. lamp' -> [('A', 'sofa'), ('B', 'lamp')]; [] when
-    the question lists none (or its letters do not run A, B, C, ...).
-    """
-    out: list[tuple[str, str]] = []
-    for line in reversed(question.strip().splitlines()[1:]):
-        m = _OPTION_LINE.match(line)
-        if not m:
-            break
-        out.append((m.group(1), m.group(2)))
-    out.reverse()
-    letters = [chr(ord('A') + i) for i in range(len(out))]
-    return out if [le for le, _ in out] == letters else []
+PROGRAM = 'program'  # the sample type of a question -> program text (VLM program writing)
 
 
 def choice_text(question: str, answer: str) -> str:
@@ -93,6 +43,10 @@ def answer_target(qtype: str, answer: str | None = None, value: float | None = N
     from geode_ros.model.drh import render_box, render_value
 
     digits = numeric_output == 'digits'
+    if qtype == PROGRAM:
+        if not answer:
+            raise GeodeError('a program-writing sample needs the program text as its answer')
+        return answer.strip()
     if qtype in NUMERIC_TYPES:
         if not digits:
             return REG
@@ -131,6 +85,25 @@ def add_geode_tokens(tokenizer, vlm) -> dict[str, int]:
 def end_of_turn_token(tokenizer) -> str:
     """The token that ends an assistant turn (ChatML models: <|im_end|>)."""
     return '<|im_end|>' if '<|im_end|>' in tokenizer.get_vocab() else tokenizer.eos_token
+
+
+def program_system(instruction: str, classes: tuple[str, ...], grammar: bool) -> str:
+    """The system message of a program-writing prompt: the instruction and, for a VLM
+    that was not trained on programs, the grammar, the classes and a few examples."""
+    if not grammar:
+        return instruction
+    from geode_ros.query.program import KINDS, WRITABLE_KINDS
+
+    kinds = '\n'.join(f'- {k}: {KINDS[k].help}' for k in WRITABLE_KINDS)
+    return (f'{instruction} Answer with one program and nothing else, written '
+            'kind(object, object; unit=u). Kinds:\n' + kinds +
+            '\nObjects must be one of: ' + ', '.join(classes) + '. Write robot as the first '
+            'object of a distance from the robot. Units: m, cm, mm, ft, in; m2, ft2 for areas.'
+            '\nExamples: "how far is the couch from the telly in feet" -> '
+            'distance(sofa, tv; unit=ft); "any cups here?" -> exists(mug); "how big is this '
+            'place" -> room_area(); "what is the closest seat to me" -> nearest(chair); '
+            '"what is in here" -> list(); a request that is no question about the room -> '
+            'none()')
 
 
 def build_prompt(tokenizer, template_image: str, expand_image, question: str,

@@ -11,18 +11,17 @@ int8 with one scale per output channel, int4 with one scale per group of
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from geode_ros.config import check_choice
 from geode_ros.errors import GeodeError
-
-if TYPE_CHECKING:
-    from geode_ros.model.geode import GeodeModel
+from geode_ros.model.config import QUANT_MODES
+from geode_ros.model.protocol import GeodeLike
 
 log = logging.getLogger(__name__)
-MODES = (None, 'int8', 'int4')
+MODES = QUANT_MODES
 
 
 class QuantizedLinear(nn.Module):
@@ -107,11 +106,10 @@ def _torchao(root: nn.Module, mode: str, group_size: int) -> None:
     quantize_(root, cfg, filter_fn=lambda m, fqn: isinstance(m, nn.Linear))
 
 
-def quantize_llm(model: GeodeModel, mode: str | None, backend: str = 'auto',
+def quantize_llm(model: GeodeLike, mode: str | None, backend: str = 'auto',
                  group_size: int = 32) -> str:
     """Quantise the LLM decoder's linears in place; returns the backend used ('none' if off)."""
-    if mode not in MODES:
-        raise GeodeError(f'quantization must be one of {MODES}, got {mode!r}')
+    check_choice('quantization', mode, MODES)
     if mode is None:
         return 'none'
     if getattr(model, 'quantization', None):
@@ -152,7 +150,7 @@ def tensor_bytes(t: torch.Tensor) -> int:
     return t.numel() * t.element_size()
 
 
-def llm_linear_bytes(model: GeodeModel) -> int:
+def llm_linear_bytes(model: GeodeLike) -> int:
     """Bytes of the LLM decoder's linear weights (+ scales/zero points once quantised)."""
     total = 0
     for mod in model.adapter.language_model.layers.modules():

@@ -11,19 +11,15 @@ no stage 1. ``train_drm=True`` also trains the DRM in stage 2 (the trainer's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
 from geode_ros.errors import GeodeError
 from geode_ros.model.prompt import GEODE_TOKENS
-
-if TYPE_CHECKING:
-    from geode_ros.model.geode import GeodeModel
+from geode_ros.model.protocol import GeodeLike
 
 
-def set_stage(model: GeodeModel, stage: int, train_drm: bool = False) -> None:
+def set_stage(model: GeodeLike, stage: int, train_drm: bool = False) -> None:
     """Freeze / unfreeze parameters for ``stage`` (see the module docstring)."""
     if stage not in (1, 2):
         raise GeodeError(f'stage must be 1 or 2, got {stage}')
@@ -54,13 +50,13 @@ def set_stage(model: GeodeModel, stage: int, train_drm: bool = False) -> None:
         model._row_hooks.append(w.register_hook(lambda g, k=keep: g * k))
 
 
-def _clear_row_masks(model: GeodeModel) -> None:
+def _clear_row_masks(model: GeodeLike) -> None:
     for h in getattr(model, '_row_hooks', []):
         h.remove()
     model._row_hooks = []
 
 
-def inject_lora(model: GeodeModel) -> None:
+def inject_lora(model: GeodeLike) -> None:
     """Add LoRA adapters to the LLM's linears in place (once)."""
     if model.lora_active:
         return
@@ -73,7 +69,7 @@ def inject_lora(model: GeodeModel) -> None:
     model.lora_active = True
 
 
-def merge_lora(model: GeodeModel) -> None:
+def merge_lora(model: GeodeLike) -> None:
     """Fold LoRA adapters into the base weights and remove them (before saving)."""
     if not model.lora_active:
         return

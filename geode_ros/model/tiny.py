@@ -13,6 +13,7 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
+from geode_ros.config import check_choice
 from geode_ros.errors import GeodeError
 
 ARCHITECTURES = ('qwen2_vl', 'qwen2_5_vl', 'internvl')
@@ -172,7 +173,8 @@ def tiny_vlm_config(arch: str, tokenizer, hidden: int = 256, layers: int = 4,
             image_token_id=tokenizer.convert_tokens_to_ids('<IMG_CONTEXT>'),
             image_seq_length=(image_size // 28) ** 2, tie_word_embeddings=False,
         )
-    raise GeodeError(f'unknown tiny architecture {arch!r}; choose one of {ARCHITECTURES}')
+    check_choice('tiny architecture', arch, ARCHITECTURES)
+    raise AssertionError(f'ARCHITECTURES lists {arch!r} but no config is written for it')
 
 
 def build_tiny_vlm(arch: str, out_dir: str | Path, hidden: int = 256, layers: int = 4,
@@ -182,8 +184,7 @@ def build_tiny_vlm(arch: str, out_dir: str | Path, hidden: int = 256, layers: in
     import torch
     from transformers import AutoModelForImageTextToText
 
-    if arch not in ARCHITECTURES:
-        raise GeodeError(f'unknown tiny architecture {arch!r}; choose one of {ARCHITECTURES}')
+    check_choice('tiny architecture', arch, ARCHITECTURES)
     if image_size % 28:
         raise GeodeError(f'image_size must be a multiple of 28, got {image_size}')
     out = Path(out_dir)

@@ -35,7 +35,7 @@ from geode_ros.scene.input_bounds import (
     sanitise_depth_m,
 )
 from geode_ros.scene.pointcloud2 import create_cloud_xyzrgb, xyz_rgb_from_cloud
-from geode_ros.scene.types import Answer, Box3D, CameraIntrinsics
+from geode_ros.scene.types import Box3D, CameraIntrinsics
 
 # ---------------------------------------------------------------- time and headers
 
@@ -201,6 +201,8 @@ def box_to_msg(box: Box3D, T_target_src: np.ndarray | None = None) -> Any:
     msg = Box3DMsg(label=str(box.label), score=float(box.score))
     msg.pose = matrix_to_pose_msg(T)
     msg.size.x, msg.size.y, msg.size.z = (float(v) for v in np.asarray(box.size).reshape(3))
+    if math.isfinite(box.last_seen):
+        msg.last_seen = sec_to_stamp(box.last_seen)
     return msg
 
 
@@ -209,80 +211,6 @@ def box_from_msg(msg: Any) -> Box3D:
     T = pose_msg_to_matrix(msg.pose)
     yaw = math.atan2(T[1, 0], T[0, 0])
     size = np.array([msg.size.x, msg.size.y, msg.size.z], dtype=np.float64)
-    return Box3D(label=msg.label, center=T[:3, 3].copy(), size=size, yaw=yaw, score=msg.score)
-
-
-MAX_QUESTION_CHARS = 2000
-"""Longest question accepted: a few sentences plus options (the VLM's context is small)."""
-
-
-def check_question(question: Any) -> str:
-    """The question, or GeodeError when it is not text or is absurdly long."""
-    if not isinstance(question, str):
-        raise GeodeError(f'question must be text, got {type(question).__name__}')
-    if len(question) > MAX_QUESTION_CHARS:
-        raise GeodeError(f'question is {len(question)} characters long; at most '
-                         f'{MAX_QUESTION_CHARS}: ask one short question at a time')
-    return question
-
-
-def _kind(answer: Answer) -> str:
-    if answer.boxes:
-        return f'{len(answer.boxes)} box(es)'
-    return f'{len(answer.values)} number(s)' if answer.values else f'text {answer.text[:40]!r}'
-
-
-def check_answer_fits(question: str, answer: Answer) -> None:
-    """GeodeError unless ``answer`` has the form the question's type asks for.
-
-    Numeric questions need exactly one number and no box, grounding questions a box or,
-    for an object that was not found, a text without numbers; multiple-choice questions
-    text and no box. Questions of no known type pass as is.
-    """
-    from geode_ros.model.config import BOX_TYPES, CHOICE_TYPES, NUMERIC_TYPES
-    from geode_ros.model.prompt import classify_question
-
-    try:
-        qtype = classify_question(question)
-    except GeodeError:
-        return
-    if qtype in NUMERIC_TYPES:
-        ok = len(answer.values) == 1 and not answer.boxes
-    elif qtype in BOX_TYPES:  # a box, or "No mug found in this scene." without one
-        ok = bool(answer.boxes) or (bool(answer.text.strip()) and not answer.values)
-    else:
-        ok = qtype not in CHOICE_TYPES or (bool(answer.text.strip()) and not answer.boxes)
-    if not ok:
-        raise GeodeError(f'the answer ({_kind(answer)}) does not fit a {qtype} question; '
-                         'the object may be unknown to the model, or the question ambiguous')
-
-
-def fill_query_response(
-    response: Any,
-    answer: Answer,
-    target_frame: str = '',
-    T_target_src: np.ndarray | None = None,
-) -> Any:
-    """Fill a ``SpatialQuery.Response`` from ``answer`` (success=True) and return it.
-
-    Boxes are expressed in ``target_frame`` via ``T_target_src`` (target <- answer frame)
-    when given; the header carries the frame and stamp of the scene state used.
-    """
-    response.success = True
-    response.message = ''
-    response.answer = str(answer.text)
-    response.values = [float(v) for v in answer.values]
-    response.boxes = [box_to_msg(b, T_target_src) for b in answer.boxes]
-    response.header = make_header(target_frame or answer.frame_id, answer.stamp)
-    return response
-
-
-def fail_query_response(response: Any, message: str, frame_id: str = '') -> Any:
-    """Fill a ``SpatialQuery.Response`` with success=False and a planner-readable message."""
-    response.success = False
-    response.message = str(message)
-    response.answer = ''
-    response.values = []
-    response.boxes = []
-    response.header = Header(frame_id=frame_id)
-    return response
+    seen = stamp_to_sec(msg.last_seen)
+    return Box3D(label=msg.label, center=T[:3, 3].copy(), size=size, yaw=yaw, score=msg.score,
+                 last_seen=seen if seen > 0 else math.nan)

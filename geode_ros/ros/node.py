@@ -14,8 +14,8 @@ with a reason (``geode/status`` JSON, ``node.skipped``).
 
 from __future__ import annotations
 
+import functools
 import json
-import logging
 import signal
 import sys
 import threading
@@ -28,75 +28,38 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from geode_ros.errors import GeodeError
-from geode_ros.ros.conversions import (
-    check_answer_fits,
-    cloud_to_msg,
-    fail_query_response,
-    fill_query_response,
-    make_header,
-)
+from geode_ros.query.engine import SpatialQueryEngine
+from geode_ros.ros.conversions import cloud_to_msg, make_header
+from geode_ros.ros.detections import DetectionsTopic
+from geode_ros.ros.diagnose import why_no_frames
 from geode_ros.ros.ingest import FrameCounters
 from geode_ros.ros.markers import boxes_to_markers
-from geode_ros.ros.model_path import resolve_model
+from geode_ros.ros.model_path import free_accelerator_memory, load_model, resolve_model
 from geode_ros.ros.params import NODE_NAME, NodeConfig, config_from_parameters, declare_parameters
 from geode_ros.ros.pose_thread import PoseThread
 from geode_ros.ros.process import limit_malloc_arenas
-from geode_ros.ros.query import check_question, quote, shorten_echoes, text_in_frame
+from geode_ros.ros.qos import AdaptiveSubscription, SensorInputs
+from geode_ros.ros.query import (
+    fail_query_response,
+    fill_query_response,
+    quote,
+    request_program,
+    shorten_echoes,
+)
 from geode_ros.ros.sensors import RGBD_INPUTS, SensorPipeline, sensor_events
 from geode_ros.ros.tf import make_pose_source
-from geode_ros.scene.engine import SpatialQueryEngine
 from geode_ros.scene.geometry import invert_transform, transform_points
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
-# transformers imports torchao whenever it is installed; torchao then logs its missing
-# optional CUDA kernels and torch's _pytree deprecations at WARNING on every start, long
-# before (and whether or not) quantisation is asked for.
-IMPORT_NOISE_LOGGERS = ('torchao', 'torch.utils._pytree')
-
-
 def _srv_type() -> Any:
     from geode_ros.srv import SpatialQuery
 
     return SpatialQuery
-
-
-def load_model(cfg: NodeConfig) -> Any:
-    """``GeodeModel.from_pretrained`` for ``cfg.model``; None for the geometric baseline.
-
-    The model is imported lazily (torch is heavy).
-    """
-    path = resolve_model(cfg.model)
-    if path is None:
-        return None
-    for name in IMPORT_NOISE_LOGGERS:  # warnings nobody can act on (see the constant)
-        logging.getLogger(name).setLevel(logging.ERROR)
-    from geode_ros.model.geode import GeodeModel
-
-    kwargs: dict[str, Any] = {}
-    if cfg.device != 'auto':
-        kwargs['device'] = cfg.device
-    else:
-        import torch
-
-        kwargs['device'] = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if cfg.dtype != 'auto':
-        kwargs['dtype'] = cfg.dtype
-    if cfg.quantization not in ('', 'none'):
-        kwargs['quantization'] = cfg.quantization
-    return GeodeModel.from_pretrained(path, **kwargs)
-
-
-def free_accelerator_memory() -> None:
-    """Return cached CUDA memory to the driver (only when torch is already loaded)."""
-    torch = sys.modules.get('torch')
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 class GeodeNode(LifecycleNode):
@@ -121,7 +84,10 @@ class GeodeNode(LifecycleNode):
         self._sensor_groups = [MutuallyExclusiveCallbackGroup() for _ in range(3)]
         self._query_group = MutuallyExclusiveCallbackGroup()
         self._timer_group = MutuallyExclusiveCallbackGroup()
+        self._detections_group = MutuallyExclusiveCallbackGroup()  # inference: own thread
+        self._detections: DetectionsTopic | None = None
         self.counters = FrameCounters(lambda m: self.get_logger().warning(m))
+        self.inputs = SensorInputs(self.counters, lambda m: self.get_logger().info(m))
 
     # ------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -137,6 +103,7 @@ class GeodeNode(LifecycleNode):
             if model is not None and hasattr(model.config, 'objects'):
                 model.config.objects.proposal_refresh_s = cfg.proposal_refresh
             self.engine = SpatialQueryEngine(cfg.scene, reasoner=model)
+            self.engine.reasoner.query_config = cfg.query  # how programs run (query.*)
         except Exception as exc:  # a bad parameter or checkpoint: stay unconfigured
             self.get_logger().error(f'configure failed: {exc}')
             self.engine = None
@@ -184,35 +151,35 @@ class GeodeNode(LifecycleNode):
         return SUCCESS
 
     def _create_interfaces(self, cfg: NodeConfig) -> None:
-        qos = QoSProfile(depth=cfg.qos_depth, reliability=(
-            ReliabilityPolicy.RELIABLE if cfg.qos_reliability == 'reliable'
-            else ReliabilityPolicy.BEST_EFFORT), durability=qos_profile_sensor_data.durability,
-            history=qos_profile_sensor_data.history)
         t = cfg.topics
         need_pose = cfg.use_rgbd or bool(t.points)
         if need_pose:  # poses are tiny: a deep queue, so none is lost while images wait
-            pose_qos = QoSProfile(depth=max(100, cfg.qos_depth), reliability=qos.reliability,
-                                  durability=qos.durability, history=qos.history)
             self._pose_thread = PoseThread(self)
+            pose_node, depth = self._pose_thread.node, max(100, cfg.qos_depth)
+
+            def subscribe(mtype: Any, topic: str, callback: Any) -> Any:
+                return self._subscribe(pose_node, 'pose', topic, depth, lambda qos: (
+                    pose_node.create_subscription(mtype, topic, callback, qos)))
+
             self._pose_kind, self._pose, _ = make_pose_source(
-                self._pose_thread.node, cfg.pose_source, self.resolve_topic_name(t.pose),
-                pose_qos, None, cfg.pose_max_age, on_pose=self._on_pose)
+                pose_node, cfg.pose_source, self.resolve_topic_name(t.pose), None, None,
+                cfg.pose_max_age, on_pose=self._on_pose, subscribe=subscribe)
         assert self.engine is not None
         self.counters.throttle_s = cfg.log_throttle
         pipeline = SensorPipeline(cfg, self.engine, self._pose, self.counters)
         pipeline.start()
         self._pipeline = pipeline
-        if cfg.use_rgbd:
-            for i, (mtype, topic) in enumerate(
-                    ((Image, t.rgb), (Image, t.depth), (CameraInfo, t.camera_info))):
-                self._subs.append(self.create_subscription(  # one group each: in parallel
-                    mtype, topic, pipeline.sync_input(i), qos,
-                    callback_group=self._sensor_groups[i],
-                    event_callbacks=sensor_events(self.counters, RGBD_INPUTS[i], topic, cfg)))
+        inputs = list(zip(RGBD_INPUTS, (Image, Image, CameraInfo),
+                          (t.rgb, t.depth, t.camera_info), self._sensor_groups,
+                          map(pipeline.sync_input, range(3)))) if cfg.use_rgbd else []
         if t.points:
-            self._subs.append(self.create_subscription(
-                PointCloud2, t.points, pipeline.on_points, qos,
-                callback_group=self._sensor_group))
+            inputs.append(('points', PointCloud2, t.points, self._sensor_group,
+                           pipeline.on_points))
+        for name, mtype, topic, group, callback in inputs:  # one group each: in parallel
+            self._subscribe(self, name, topic, cfg.qos_depth, functools.partial(
+                self.create_subscription, mtype, topic, callback, callback_group=group,
+                event_callbacks=sensor_events(self.counters, name, topic, cfg,
+                                              self.inputs.incompatible)))
         self._pubs = {
             'markers': self.create_publisher(MarkerArray, 'geode/markers', 10),
             'answer': self.create_publisher(String, 'geode/answer', 10),
@@ -225,10 +192,26 @@ class GeodeNode(LifecycleNode):
         if cfg.cloud_period > 0:
             self._timers.append(self.create_timer(cfg.cloud_period, self._publish_cloud,
                                                   callback_group=self._timer_group))
+        if cfg.detections_period > 0:
+            self._detections = DetectionsTopic.create(self, self.engine, self._scene_to_fixed)
+            if self._detections is not None:
+                self._timers.append(self.create_timer(
+                    cfg.detections_period, self._detections.publish,
+                    callback_group=self._detections_group))
+        if cfg.qos_check_period > 0:
+            self._timers.append(self.create_timer(cfg.qos_check_period, self.inputs.check,
+                                                  callback_group=self._timer_group))
         self._srv = self.create_service(_srv_type(), 'geode/query', self._on_query,
                                         callback_group=self._query_group)
 
+    def _subscribe(self, node: Any, name: str, topic: str, depth: int, create: Any) -> None:
+        """A sensor subscription whose reliability follows the publishers (see ``qos``)."""
+        assert self.cfg is not None
+        self.inputs.add(AdaptiveSubscription(node, name, topic, create,
+                                             self.cfg.qos_reliability, depth))
+
     def _destroy_interfaces(self) -> None:
+        self.inputs.destroy()
         for handle in self._subs:
             if hasattr(handle, 'unregister'):  # tf2_ros.TransformListener
                 handle.unregister()
@@ -238,6 +221,9 @@ class GeodeNode(LifecycleNode):
             self.destroy_timer(timer)
         for pub in self._pubs.values():
             self.destroy_publisher(pub)
+        if self._detections is not None:
+            self.destroy_publisher(self._detections.pub)
+            self._detections = None
         if self._srv is not None:
             self.destroy_service(self._srv)
         self._subs, self._timers, self._pubs, self._srv = [], [], {}, None
@@ -259,20 +245,23 @@ class GeodeNode(LifecycleNode):
     def _on_query(self, request: Any, response: Any) -> Any:
         """Answer one SpatialQuery; every failure becomes success=false with a reason.
 
-        The contract (see srv/SpatialQuery.srv and ``geode_ros.ros.query``): an empty or
-        over-long question is refused without being processed and never echoed whole;
-        success=true always comes with answer text; ``target_frame`` applies to the boxes,
-        the box coordinates in the text and the header.
+        The contract (see srv/SpatialQuery.srv and ``geode_ros.ros.query``): the question,
+        or the structured fields when it is empty, become one query program; an over-long
+        question is refused without being processed and never echoed whole; success=true
+        always comes with answer text; ``target_frame`` applies to the boxes, the
+        coordinates written in the text and the header.
         """
         self.counters.add('queries')
         cfg, engine, pose = self.cfg, self.engine, self._pose
         if not self._active or cfg is None or engine is None:
-            return fail_query_response(response, 'geode_node is not active: configure and '
-                                       'activate it (lifecycle) before asking')
+            response = fail_query_response(response, 'geode_node is not active: configure and '
+                                           'activate it (lifecycle) before asking')
+            response.status = 'not_active'
+            return response
         fixed = cfg.scene.fixed_frame
         target = request.target_frame.strip().lstrip('/') or fixed
         try:
-            question = check_question(request.question, cfg.max_question_chars)
+            question = request_program(request, engine.reasoner, cfg.max_question_chars)
             T = None
             if target != fixed:
                 if pose is None:
@@ -286,10 +275,9 @@ class GeodeNode(LifecycleNode):
             if not answer.text.strip():
                 raise GeodeError('the model produced no answer text for this question; '
                                  'rephrase it or ask one of the documented question types')
-            check_answer_fits(question, answer)  # a number for a numeric question ...
         except GeodeError as exc:
             message = shorten_echoes(self._explain(str(exc)), request.question)
-            return fail_query_response(response, message, target)
+            return fail_query_response(response, message, target, exc)
         except Exception as exc:
             self.get_logger().error(f'model failure on {quote(request.question)}: {exc!r}')
             message = shorten_echoes(f'model failure: {type(exc).__name__}: {exc}',
@@ -297,8 +285,8 @@ class GeodeNode(LifecycleNode):
             return fail_query_response(response, message, target)
         self.get_logger().debug('query timings (s): ' + ', '.join(
             f'{k} {v:.3f}' for k, v in answer.timings.items()))
-        answer.text = text_in_frame(answer.text, answer.boxes, T, target)
         fill_query_response(response, answer, target, T)
+        answer.text = response.answer
         self.counters.add('answered')
         try:
             header = make_header(answer.frame_id, answer.stamp)
@@ -315,18 +303,15 @@ class GeodeNode(LifecycleNode):
         return None if align is None else invert_transform(align)
 
     def _explain(self, message: str) -> str:
-        """Add what the node has received to engine errors about empty memory."""
-        if 'scene memory is empty' not in message:
+        """Add what the node has received, and why nothing was fused, to engine errors
+        about empty memory (see ``diagnose.why_no_frames``)."""
+        cfg = self.cfg
+        if 'scene memory is empty' not in message or cfg is None:
             return message
-        c, t = self.counters.snapshot(), self.cfg.topics if self.cfg else None
-        if t is None:
-            return message
-        return (f'{message} (no frames yet: received rgb={c.get("received_rgb", 0)}, '
-                f'depth={c.get("received_depth", 0)}, camera_info='
-                f'{c.get("received_camera_info", 0)}, pose={c.get("received_pose", 0)}, '
-                f'points={c.get("received_points", 0)}, fused={c.get("fused", 0)}, '
-                f'skipped={c["skipped"]}; topics {t.rgb}, {t.depth}, {t.camera_info}, '
-                f'pose {t.pose})')
+        c = self.counters.snapshot()
+        why = why_no_frames(c, self.inputs.states(), self._pose_kind, cfg.scene.fixed_frame)
+        return (f'{message} (no frames yet: {why or "nothing received"}; fused='
+                f'{c.get("fused", 0)})')
 
     # ------------------------------------------------------------ outputs
     def status(self) -> dict[str, Any]:
@@ -336,7 +321,8 @@ class GeodeNode(LifecycleNode):
         pipeline = self._pipeline
         if pipeline is not None:
             node.update(pipeline.status())
-        return {**engine, 'node': node, 'pose_source': self._pose_kind, 'active': self._active}
+        return {**engine, 'node': node, 'inputs': self.inputs.states(),
+                'pose_source': self._pose_kind, 'active': self._active}
 
     def _publish_status(self) -> None:
         pub = self._pubs.get('status')
@@ -364,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     node, executor = None, None
     try:
         node = GeodeNode()
-        executor = MultiThreadedExecutor(num_threads=4)
+        executor = MultiThreadedExecutor(num_threads=5)
         executor.add_node(node)
         if node.get_parameter('autostart').value:
             if node.trigger_configure() != SUCCESS or node.trigger_activate() != SUCCESS:

@@ -19,18 +19,24 @@ from typing import Any
 
 import numpy as np
 
-from geode_ros.config import from_dict, unflatten
+from geode_ros.config import check_choices, choice, from_dict, unflatten
 from geode_ros.errors import GeodeError
+from geode_ros.query.config import QueryConfig
+from geode_ros.ros.model_path import SHIPPED_MODEL
 from geode_ros.scene.config import SceneConfig
-from geode_ros.scene.geometry import axis_vector, rotation_to_z_up
+from geode_ros.scene.geometry import UP_AXES, axis_vector, rotation_to_z_up
 
 NODE_NAME = 'geode_node'
 POSE_SOURCES = ('auto', 'tf', 'topic')
-RELIABILITIES = ('best_effort', 'reliable')
+RELIABILITIES = ('auto', 'best_effort', 'reliable')
+DTYPES = ('auto', 'float32', 'float16', 'bfloat16')
+QUANTIZATIONS = ('none', 'int8', 'int4')
 
 
-def _f(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's name
-    return field(default=default, metadata={'help': help})
+def _f(default: Any, help: str, choices: tuple[str, ...] = ()) -> Any:  # noqa: A002
+    """A field with its ROS parameter description (``help``) and allowed values."""
+    return choice(default, help, choices) if choices else field(default=default,
+                                                                metadata={'help': help})
 
 
 @dataclass
@@ -50,12 +56,13 @@ class TopicsConfig:
 class NodeConfig:
     """Everything ``geode_node`` reads at configure time."""
 
-    model: str = _f('geode-tiny', 'Model directory (config.json + model.safetensors), or the '
+    model: str = _f(SHIPPED_MODEL, 'Model directory (config.json + model.safetensors), or the '
                     'name of a model installed in share/geode_ros/models (geode-tiny, the '
                     'shipped one); none = geometric baseline (room size only).')
     device: str = _f('auto', 'Torch device for the model: auto, cpu, cuda, cuda:0, ...')
-    dtype: str = _f('auto', 'Model dtype: auto, float32, float16, bfloat16.')
-    quantization: str = _f('none', 'LLM weight quantisation: none, int8, int4.')
+    dtype: str = _f('auto', 'Model dtype: auto, float32, float16, bfloat16.', DTYPES)
+    quantization: str = _f('none', 'LLM weight quantisation: none, int8, int4.',
+                           QUANTIZATIONS)
     proposal_refresh: float = _f(2.0, 'Seconds a growing cloud reuses its object proposals '
                                  'before they are recomputed for a query (0 = every query '
                                  'after a cloud update).')
@@ -71,11 +78,13 @@ class NodeConfig:
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     use_rgbd: bool = _f(True, 'Subscribe RGB + depth + CameraInfo (synchronised).')
     pose_source: str = _f('auto', 'Camera pose source: tf, topic, or auto '
-                          '(tf when tf2_ros or tf2_msgs is importable, else topic).')
+                          '(tf when tf2_ros or tf2_msgs is importable, else topic).',
+                          POSE_SOURCES)
     world_up: str = _f('z', 'Axis of the fixed frame that points up: z for a ROS world frame '
                        "(REP 103: map, odom), or -y, y, x, -x, -z for a tracker's world such "
                        'as a y-down visual-SLAM map. Scene memory is kept z-up; boxes, '
-                       'markers, the cloud and answer text are given back in the fixed frame.')
+                       'markers, the cloud and answer text are given back in the fixed frame.',
+                       UP_AXES)
     camera_frame: str = _f('', 'Camera optical frame for TF lookups; empty = the image '
                            'header frame_id.')
     pose_max_age: float = _f(0.2, 'An image gets the pose interpolated between the poses just '
@@ -86,9 +95,15 @@ class NodeConfig:
                           '(16 ms at 30 Hz), or a lost image pairs with its neighbour.')
     sync_queue: int = _f(30, 'Approximate-time sync: messages queued per input (30: one '
                          'input may lag the others by a second at 30 Hz on a busy machine).')
-    qos_reliability: str = _f('reliable', 'Sensor subscription reliability: reliable (no '
-                              'frame lost in transport; needs a reliable publisher, as most '
-                              'camera drivers are) or best_effort (for best-effort publishers).')
+    qos_reliability: str = _f('auto', 'Sensor subscription reliability: auto (reliable while '
+                              'every publisher on the topic offers reliable, so nothing is '
+                              'lost in transport; best effort when one offers best effort or '
+                              'none is there yet; re-checked every qos_check_period), reliable '
+                              '(never matches a best-effort publisher) or best_effort (matches '
+                              'both, repairs nothing).', RELIABILITIES)
+    qos_check_period: float = _f(1.0, 'Seconds between checks of the publishers on the input '
+                                 'topics (auto reliability follows them; geode/status and '
+                                 'the empty-memory reply report them); 0 = at activation only.')
     qos_depth: int = _f(30, 'Sensor subscription queue depth (history KEEP_LAST): frames DDS '
                         'holds while the executor is busy; beyond it the oldest is '
                         'overwritten (counted as lost). 30 = 1 s at 30 Hz.')
@@ -96,6 +111,10 @@ class NodeConfig:
     cloud_period: float = _f(2.0, 'Publish the fused cloud on geode/cloud every N s '
                              '(only with subscribers); 0 = never.')
     status_period: float = _f(1.0, 'Publish JSON stats on geode/status every N s; 0 = never.')
+    detections_period: float = _f(1.0, "Publish the model's current detections as "
+                                  'vision_msgs/Detection3DArray on geode/detections every N s '
+                                  '(only with subscribers; recomputed when the scene changed); '
+                                  '0 = never.')
     log_throttle: float = _f(5.0, 'Least time (s) between repeated warnings of one kind.')
     ingest_queue: int = _f(32, 'Frame sets (and clouds) that may wait for their pose or for '
                            'the ingest thread; beyond it the oldest is skipped with a reason.')
@@ -103,17 +122,13 @@ class NodeConfig:
                           '(images often arrive before their TF).')
     max_question_chars: int = _f(2000, 'Longest question (characters) the service accepts; '
                                  'longer ones are refused without being processed.')
-    # A live node fuses every frame into the voxel map (keyframes still feed the model);
-    # it falls back to keyframes only while it is behind the camera.
-    scene: SceneConfig = field(default_factory=lambda: SceneConfig(fuse_all_frames=True))
+    query: QueryConfig = field(default_factory=QueryConfig)
+    # The same scene defaults as geode-replay, geode-eval and training: every frame fused
+    # (keyframes feed the model); the node falls back to keyframes while it is behind.
+    scene: SceneConfig = field(default_factory=SceneConfig)
 
     def __post_init__(self) -> None:
-        if self.pose_source not in POSE_SOURCES:
-            raise GeodeError(f'pose_source must be one of {POSE_SOURCES}, '
-                             f'got {self.pose_source!r}')
-        if self.qos_reliability not in RELIABILITIES:
-            raise GeodeError(f'qos_reliability must be one of {RELIABILITIES}, '
-                             f'got {self.qos_reliability!r}')
+        check_choices(self)  # pose_source, qos_reliability, world_up, dtype, quantization
         if self.max_question_chars < 1:
             raise GeodeError(f'max_question_chars must be >= 1, got {self.max_question_chars}')
         if self.sync_queue < 1 or self.qos_depth < 1 or self.ingest_queue < 1:
@@ -121,11 +136,14 @@ class NodeConfig:
         if not 0 <= self.gil_switch_interval_ms <= 100:
             raise GeodeError('gil_switch_interval_ms must be within [0, 100] ms, got '
                              f'{self.gil_switch_interval_ms}')
-        axis_vector(self.world_up)  # one of UP_AXES, or a GeodeError naming them
+        if not self.qos_check_period >= 0:
+            raise GeodeError(f'qos_check_period must be >= 0 s, got {self.qos_check_period}')
         if not self.pose_wait >= 0:
             raise GeodeError(f'pose_wait must be >= 0 s, got {self.pose_wait}')
         if isinstance(self.scene, SceneConfig):
             self.scene.validate()
+        if isinstance(self.query, QueryConfig):
+            self.query.validate()
         if not self.use_rgbd and not self.topics.points:
             raise GeodeError('no input: set use_rgbd true or topics.points to a PointCloud2 topic')
 
@@ -145,6 +163,7 @@ class Leaf:
     type: Any
     default: Any
     help: str
+    choices: tuple[Any, ...] = ()
 
 
 def _unwrap_optional(tp: Any) -> Any:
@@ -165,7 +184,7 @@ def leaves(obj: Any, prefix: str = '') -> list[Leaf]:
             out.extend(leaves(value, f'{prefix}{f.name}.'))
             continue
         out.append(Leaf(f'{prefix}{f.name}', _unwrap_optional(hints[f.name]), value,
-                        f.metadata.get('help', '')))
+                        f.metadata.get('help', ''), tuple(f.metadata.get('choices', ()))))
     return out
 
 
@@ -210,7 +229,8 @@ def declare_parameters(node: Any, defaults: NodeConfig | None = None) -> list[st
     for leaf in leaves(defaults or NodeConfig()):
         ptype = _parameter_type(leaf)
         desc = ParameterDescriptor(name=leaf.name, type=ptype, description=leaf.help,
-                                   dynamic_typing=leaf.default is None)
+                                   dynamic_typing=leaf.default is None, additional_constraints=(
+                                       f'one of {list(leaf.choices)}' if leaf.choices else ''))
         node.declare_parameter(leaf.name, _ros_value(leaf.default), desc)
         names.append(leaf.name)
     return names

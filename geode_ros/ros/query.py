@@ -1,30 +1,32 @@
 """The SpatialQuery service contract as pure functions (no node, no spinning).
 
-- ``check_question``: an empty question, or one over ``max_chars``, is refused with a
-  short message that quotes at most ``QUOTE_CHARS`` characters of it.
-- ``text_in_frame``: box coordinates written in the answer text follow ``target_frame``
-  like the boxes themselves; values (distances, sizes, areas, counts) are the same in
-  every frame and stay as they are.
+- ``check_question``: an over-long question is refused with a short message that quotes
+  at most ``QUOTE_CHARS`` characters of it.
+- ``request_program``: the request's question, or (when it is empty) its structured
+  fields as a query Program, so planners need no English.
+- ``fill_query_response`` / ``fail_query_response``: status, how the question was
+  understood, values with units, the objects used, and the answer written in
+  ``target_frame`` by the query layer's one writer (no answer text is parsed back).
 """
 
 from __future__ import annotations
 
-import math
-import re
+from typing import Any
 
 import numpy as np
+from std_msgs.msg import Header
 
 from geode_ros.errors import GeodeError
-from geode_ros.scene.types import Box3D
+from geode_ros.query.lexicon import SYNONYMS, Lexicon
+from geode_ros.query.pipeline import structured
+from geode_ros.query.program import Program, QueryError
+from geode_ros.query.render import render
+from geode_ros.ros.conversions import box_to_msg, make_header
+from geode_ros.scene.types import Answer
 
 QUOTE_CHARS = 80
-EMPTY_QUESTION = 'question is empty: ask something like "how big is this room?"'
-
-_NUM = r'[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?'
-# What the model writes for a box (geode_ros.model.drh.render_box).
-_BOX_TEXT = re.compile(
-    rf'center \(\s*{_NUM}\s*,\s*{_NUM}\s*,\s*{_NUM}\s*\) m, size \(\s*({_NUM})\s*,\s*({_NUM})'
-    rf'\s*,\s*({_NUM})\s*\) m, yaw {_NUM} deg')
+EMPTY_QUESTION = ('question is empty: ask something like "how big is this room?", or fill '
+                  'kind and objects (e.g. kind "where", objects ["mug"])')
 
 
 def quote(text: str, limit: int = QUOTE_CHARS) -> str:
@@ -54,39 +56,53 @@ def shorten_echoes(message: str, question: str) -> str:
     return message.replace(repr(q), quote(q)).replace(q, quote(q)[1:-1])
 
 
-def box_yaw_in_frame(box: Box3D, T_target_src: np.ndarray) -> float:
-    """Heading (rad, about target z) of the box's x axis once expressed in the target frame."""
-    c, s = math.cos(box.yaw), math.sin(box.yaw)
-    x_axis = np.asarray(T_target_src, np.float64)[:3, :3] @ np.array([c, s, 0.0])
-    return math.atan2(x_axis[1], x_axis[0])
+def request_program(request: Any, reasoner: Any, max_chars: int) -> str | Program:
+    """What to ask the engine: the request's question, or its structured fields as a
+    Program (names read by the reasoner's lexicon); GeodeError when there is neither."""
+    if request.question.strip() or not request.kind.strip():
+        return check_question(request.question, max_chars)
+    lexicon = getattr(reasoner, 'lexicon', None) or Lexicon(tuple(SYNONYMS))
+    return structured(request.kind, list(request.objects), request.reference, request.unit,
+                      lexicon)
 
 
-def render_box_text(center: np.ndarray, size: tuple[str, str, str], yaw: float) -> str:
-    """The model's box wording, for a centre and yaw in another frame (size unchanged)."""
-    x, y, z = (float(v) for v in center)
-    return (f'center ({x:.2f}, {y:.2f}, {z:.2f}) m, size ({size[0]}, {size[1]}, {size[2]}) m, '
-            f'yaw {math.degrees(yaw):.0f} deg')
+def _understood(response: Any, program: dict) -> None:
+    response.program = str(program.get('program', ''))
+    response.kind = str(program.get('kind', ''))
+    response.objects = [str(o) for o in program.get('objects', [])]
+    response.reference = str(program.get('reference', ''))
 
 
-def text_in_frame(text: str, boxes: list[Box3D], T_target_src: np.ndarray | None,
-                  target_frame: str) -> str:
-    """Answer text with each written box re-expressed in ``target_frame``.
+def fill_query_response(response: Any, answer: Answer, target_frame: str = '',
+                        T_target_src: np.ndarray | None = None) -> Any:
+    """Fill a ``SpatialQuery.Response`` from ``answer`` (success=True) and return it.
 
-    The k-th box written in the text is the k-th of ``boxes``; each rewritten one is
-    followed by ``(frame <target_frame>)``. Text without a written box, or with
-    ``T_target_src`` None (already in the target frame), is returned as it is.
+    Boxes and the coordinates written in the answer are expressed in ``target_frame``
+    via ``T_target_src`` (target <- answer frame) when given; the header carries the
+    frame and stamp of the scene state used.
     """
-    if T_target_src is None or not boxes:
-        return text
-    T = np.asarray(T_target_src, np.float64)
-    found = iter(boxes)
+    frame = target_frame or answer.frame_id
+    response.success, response.status, response.message = True, answer.status, ''
+    response.answer = (render(answer.result, T_target_src, frame)
+                       if answer.result is not None else str(answer.text))
+    _understood(response, answer.program)
+    response.values = [float(v) for v in answer.values]
+    response.units = [str(u) for u in answer.units]
+    response.boxes = [box_to_msg(b, T_target_src) for b in answer.boxes]
+    response.header = make_header(frame, answer.stamp)
+    return response
 
-    def replace(match: re.Match) -> str:
-        box = next(found, None)
-        if box is None:
-            return match.group(0)
-        centre = T[:3, :3] @ np.asarray(box.center, np.float64).reshape(3) + T[:3, 3]
-        yaw = box_yaw_in_frame(box, T)
-        return f'{render_box_text(centre, match.groups(), yaw)} (frame {target_frame})'
 
-    return _BOX_TEXT.sub(replace, text)
+def fail_query_response(response: Any, message: str, frame_id: str = '',
+                        error: Exception | None = None) -> Any:
+    """Fill a ``SpatialQuery.Response`` with success=False, a status and a planner-readable
+    message (and what was understood of the question, when anything was)."""
+    response.success = False
+    response.status = error.status if isinstance(error, QueryError) else 'error'
+    response.message = str(message)
+    response.answer = ''
+    program = error.program if isinstance(error, QueryError) else None
+    _understood(response, program.to_dict() if program is not None else {})
+    response.values, response.units, response.boxes = [], [], []
+    response.header = Header(frame_id=frame_id)
+    return response

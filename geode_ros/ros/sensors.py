@@ -8,20 +8,26 @@ counted in the node's ``FrameCounters`` (see ``geode_ros.ros.ingest``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from rclpy.event_handler import SubscriptionEventCallbacks
 
 from geode_ros.errors import GeodeError
+from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.ros.conversions import cloud_from_msg, header_stamp, rgbd_from_msgs
 from geode_ros.ros.ingest import FrameCounters, IngestWorker, Pending, SkipFrame
 from geode_ros.ros.params import NodeConfig
 from geode_ros.ros.sync import ApproximateTimeSync
 from geode_ros.ros.tf import TopicPoseSource
-from geode_ros.scene.engine import SpatialQueryEngine
 
 RGBD_INPUTS = ('rgb', 'depth', 'camera_info')
+# What loses large frames on one host (measured: docs/live.md), and the fix on the camera side.
+LOST_HINT = ('A publisher on this host loses frames larger than its Fast DDS shared-memory '
+             'segment (512 kB by default) unless they are re-sent (reliable, at a CPU cost): '
+             'start the camera driver with FASTRTPS_DEFAULT_PROFILES_FILE=<geode_ros share>/'
+             'config/fastdds_large_frames.xml')
 
 
 class SensorPipeline:
@@ -148,18 +154,24 @@ class SensorPipeline:
         return out
 
 
-def sensor_events(counters: FrameCounters, name: str, topic: str, cfg: NodeConfig) -> Any:
+def sensor_events(counters: FrameCounters, name: str, topic: str, cfg: NodeConfig,
+                  on_incompatible: Callable[[str], None] | None = None) -> Any:
     """DDS events of a sensor subscription: messages lost in transport, QoS mismatch."""
 
     def lost(status: Any) -> None:
         counters.add(f'lost_{name}', int(status.total_count_change))
         counters.problem(f'lost_{name}', f'DDS lost {status.total_count} {name} messages on '
-                         f'{topic} before geode_node saw them')
+                         f'{topic} before geode_node saw them. {LOST_HINT}')
 
     def incompatible(status: Any) -> None:
-        other = 'best_effort' if cfg.qos_reliability == 'reliable' else 'reliable'
-        counters.problem(f'qos_{name}', f'a publisher on {topic} has QoS incompatible with '
-                         f'ours (qos_reliability={cfg.qos_reliability}); it is not received: '
-                         f'try qos_reliability:={other}')
+        if on_incompatible is not None:
+            on_incompatible(name)
+        if cfg.qos_reliability == 'auto':
+            hint = f're-matched within qos_check_period={cfg.qos_check_period} s'
+        else:
+            hint = 'set qos_reliability:=auto to follow the publishers'
+        counters.problem(f'qos_{name}', f'a publisher on {topic} offers QoS incompatible with '
+                         f'this subscription (qos_reliability={cfg.qos_reliability}); it is '
+                         f'not received: {hint}')
 
     return SubscriptionEventCallbacks(message_lost=lost, incompatible_qos=incompatible)

@@ -305,20 +305,23 @@ class TfPoseSource:
 
 def make_pose_source(
     node: Any, mode: str, pose_topic: str, qos: Any, callback_group: Any, max_age: float,
-    on_pose: Any = None,
+    on_pose: Any = None, subscribe: Any = None,
 ) -> tuple[str, PoseSource, list[Any]]:
     """Create the pose source for ``mode`` ('auto', 'tf', 'topic').
 
     Returns (kind, source, handles): the node destroys the handles (subscriptions, or a
     tf2 listener with ``unregister``) on deactivate. The pose-topic subscription calls
-    ``on_pose`` (default ``node._on_pose``); TF subscriptions feed the buffer.
+    ``on_pose`` (default ``node._on_pose``); TF subscriptions feed the buffer. When given,
+    ``subscribe(msg_type, topic, callback)`` makes the pose-topic subscription instead
+    (the node's QoS-matching one) and ``qos`` is not used.
     """
     use_tf = mode == 'tf' or (mode == 'auto' and (have_module('tf2_ros')
                                                   or have_module('tf2_msgs')))
     if not use_tf:
-        sub = node.create_subscription(_pose_stamped_type(), pose_topic,
-                                       on_pose or node._on_pose, qos,
-                                       callback_group=callback_group)
+        callback = on_pose or node._on_pose
+        sub = (subscribe(_pose_stamped_type(), pose_topic, callback) if subscribe is not None
+               else node.create_subscription(_pose_stamped_type(), pose_topic, callback, qos,
+                                             callback_group=callback_group))
         return 'topic', TopicPoseSource(max_age), [sub]
     if have_module('tf2_ros'):
         import tf2_ros

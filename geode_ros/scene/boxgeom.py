@@ -139,3 +139,13 @@ def points_in_box(points: np.ndarray, b: BoxLike, tol: float = 0.0) -> np.ndarra
     d = np.asarray(points, dtype=np.float64) - np.asarray(b.center, dtype=np.float64)
     local = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1], d[:, 2]], axis=1)
     return np.all(np.abs(local) <= np.asarray(b.size) / 2.0 + tol, axis=1)
+
+
+def point_footprint_distance(xy: np.ndarray, b: BoxLike) -> float:
+    """Distance in the floor plane from point ``xy`` to the box's footprint (0 inside)."""
+    b = as_box(b)
+    c, s = np.cos(b.yaw), np.sin(b.yaw)
+    d = np.asarray(xy, np.float64)[:2] - np.asarray(b.center, np.float64)[:2]
+    local = np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1]])
+    outside = np.maximum(np.abs(local) - np.asarray(b.size, np.float64)[:2] / 2.0, 0.0)
+    return float(np.hypot(*outside))

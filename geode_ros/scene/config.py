@@ -31,8 +31,9 @@ class SceneConfig:
         'help': 'use every n-th pixel in u and v when back-projecting'})
     depth_scale_16u: float = field(default=0.001, metadata={
         'help': 'metres per unit of uint16 depth images (0.001 = millimetres)'})
-    fuse_all_frames: bool = field(default=False, metadata={
-        'help': 'fuse every frame into the cloud, not just keyframes (more CPU)'})
+    fuse_all_frames: bool = field(default=True, metadata={
+        'help': 'fuse every frame into the cloud (the node, geode-replay and training alike); '
+                'false: keyframes only (less CPU, a sparser cloud)'})
     max_translation_m: float = field(default=1000.0, metadata={
         'help': 'input bound: poses farther than this (m) from the origin are rejected'})
     quaternion_norm_tol: float = field(default=0.01, metadata={

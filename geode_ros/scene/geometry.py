@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from transforms3d import quaternions
 
+from geode_ros.config import check_choice
 from geode_ros.errors import GeodeError
 
 log = logging.getLogger(__name__)
@@ -166,9 +167,7 @@ UP_AXES = ('z', '-z', 'y', '-y', 'x', '-x')
 
 def axis_vector(axis: str) -> np.ndarray:
     """Unit vector for 'x', '-x', 'y', '-y', 'z' or '-z'."""
-    if axis not in UP_AXES:
-        raise GeodeError(f'up axis must be one of {UP_AXES} (or auto where offered), '
-                         f'got {axis!r}')
+    check_choice('up axis', axis, UP_AXES)
     v = np.zeros(3)
     v['xyz'.index(axis[-1])] = -1.0 if axis.startswith('-') else 1.0
     return v

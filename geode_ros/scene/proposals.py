@@ -43,7 +43,7 @@ import numpy as np
 from geode_ros.scene import segmentation as seg
 
 HYPOTHESES = ('colour', 'shape', 'lifted', 'cluster')
-FIRST_SEEN_PERCENTILE = 10.0  # of a proposal's point stamps, when there are no keyframes
+SEEN_PERCENTILE = 10.0  # of a proposal's point stamps (first; 100 - it: last), no keyframes
 MAX_BAND_M = 0.25  # structure bands never grow beyond this (a sofa's seat is 0.44 m up)
 
 
@@ -111,6 +111,7 @@ class Proposals:
     floor_z: float = 0.0
     room_rect: tuple = ((0.0, 0.0), (0.0, 0.0), 0.0)  # cv2 minAreaRect of the footprint
     first_seen: np.ndarray | None = None  # [M] first keyframe showing it (inf: none/unknown)
+    last_seen: np.ndarray | None = None  # [M] last keyframe showing it (-inf: none/unknown)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -243,27 +244,14 @@ def _fps(pts: np.ndarray, k: int) -> np.ndarray:
     return idx
 
 
-def first_seen(proposals: Proposals, keyframes: list, point_stamps: np.ndarray | None = None,
-               depth_tol_m: float = 0.1, min_visible: int = 2) -> np.ndarray:
-    """[M] when each proposal was first seen, as an order (smaller = earlier; inf = unknown).
-
-    With keyframes: the index of the first keyframe (oldest first) in which at least
-    ``min_visible`` of a proposal's sampled points project into the image with a depth
-    that agrees (not occluded). ``keyframes`` hold ``.frame`` (an RGBDFrame). Without
-    keyframes (a scene seen only as point clouds), from ``point_stamps``, the first-seen
-    stamp of every cloud point (``FusedCloud.first_stamps``): the 10th percentile over
-    the proposal's members, so a few noise voxels fused early do not decide it.
-    """
+def visibility(proposals: Proposals, keyframes: list, depth_tol_m: float = 0.1,
+               min_visible: int = 2) -> np.ndarray:
+    """[K, M]: keyframe k (oldest first) shows proposal m, i.e. at least ``min_visible`` of
+    its sampled points project into the image with a depth that agrees (not occluded).
+    ``keyframes`` hold ``.frame`` (an RGBDFrame)."""
     m = len(proposals)
-    out = np.full(m, np.inf)
+    out = np.zeros((len(keyframes), m), bool)
     if m == 0:
-        return out
-    if not keyframes and point_stamps is not None and len(point_stamps):
-        stamps = np.asarray(point_stamps, np.float64)
-        for i, members in enumerate(proposals.members):
-            ok = members[members < len(stamps)]
-            if len(ok):
-                out[i] = float(np.percentile(stamps[ok], FIRST_SEEN_PERCENTILE))
         return out
     pts = proposals.points.reshape(-1, 3).astype(np.float64)
     for index, kf in enumerate(keyframes):
@@ -281,9 +269,45 @@ def first_seen(proposals: Proposals, keyframes: list, point_stamps: np.ndarray |
         seen = np.zeros(len(pts), bool)
         ui, vi = u[ok].astype(np.int64), v[ok].astype(np.int64)
         seen[ok] = np.abs(depth[vi, ui] - z[ok]) < depth_tol_m
-        count = seen.reshape(m, -1).sum(1)
-        out = np.where((count >= min_visible) & ~np.isfinite(out), index, out)
+        out[index] = seen.reshape(m, -1).sum(1) >= min_visible
     return out
+
+
+def first_seen(proposals: Proposals, keyframes: list, point_stamps: np.ndarray | None = None,
+               depth_tol_m: float = 0.1, min_visible: int = 2) -> np.ndarray:
+    """[M] when each proposal was first seen (``seen_range``); inf where never."""
+    if not keyframes:
+        return seen_range(proposals, keyframes, point_stamps)[0]
+    vis = visibility(proposals, keyframes, depth_tol_m, min_visible)
+    idx = np.arange(len(keyframes), dtype=np.float64)[:, None]
+    return np.where(vis, idx, np.inf).min(0)
+
+
+def seen_range(proposals: Proposals, keyframes: list, point_stamps: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """[M] when each proposal was first and last seen (inf / -inf where never).
+
+    With keyframes: the index of the first and last keyframe that shows it
+    (``visibility``). Without keyframes (a scene seen only as point clouds) from
+    ``point_stamps`` ([N, 2] first and last stamp of every cloud point,
+    ``FusedCloud.stamps``): the 10th percentile of its members' first stamps and the 90th
+    of their last ones, so a few noise voxels do not decide; these are stamps, not indices.
+    """
+    m = len(proposals)
+    first, last = np.full(m, np.inf), np.full(m, -np.inf)
+    if keyframes:
+        vis = visibility(proposals, keyframes)
+        idx = np.arange(len(keyframes), dtype=np.float64)[:, None]
+        return np.where(vis, idx, np.inf).min(0), np.where(vis, idx, -np.inf).max(0)
+    if point_stamps is None or not len(point_stamps):
+        return first, last
+    stamps = np.asarray(point_stamps, np.float64).reshape(len(point_stamps), -1)
+    for i, members in enumerate(proposals.members):
+        ok = members[members < len(stamps)]
+        if len(ok):
+            first[i] = float(np.percentile(stamps[ok, 0], SEEN_PERCENTILE))
+            last[i] = float(np.percentile(stamps[ok, -1], 100 - SEEN_PERCENTILE))
+    return first, last
 
 
 def _segments(pts: np.ndarray, feats: np.ndarray, normals: np.ndarray, surface: np.ndarray,

@@ -9,6 +9,7 @@ Conventions used everywhere in geode_ros:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,6 +63,7 @@ class Box3D:
     size: np.ndarray
     yaw: float = 0.0
     score: float = 1.0
+    last_seen: float = math.nan  # stamp (s) of the last keyframe that showed it; NaN unknown
 
     def corners(self) -> np.ndarray:
         """The 8 corners, shape [8, 3], in the fixed frame."""
@@ -102,6 +104,10 @@ class Answer:
     stamp: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     question_type: str | None = None
+    status: str = 'ok'  # ok, not_found, ambiguous or estimated (see geode_ros.query)
+    program: dict[str, Any] = field(default_factory=dict)  # how the question was understood
+    units: list[str] = field(default_factory=list)  # one per value: m, cm, m2, count, deg, s
+    result: Any = None  # the query layer's Result (to write the answer in another frame)
 
 
 @dataclass
@@ -118,9 +124,9 @@ class SceneSnapshot:
     """A consistent, read-only view of scene memory handed to the reasoner.
 
     ``points`` [N, 3] float32 and ``colors`` [N, 3] uint8 are the fused cloud in
-    the fixed frame; ``keyframes`` oldest first; ``point_stamps`` [N] the stamp at which
-    each point's voxel was first observed (when an object was first seen, for input with
-    no keyframes: point clouds only).
+    the fixed frame; ``keyframes`` oldest first; ``point_stamps`` [N, 2] the stamps at
+    which each point's voxel was first and last observed (when an object was first / last
+    seen, for input with no keyframes: point clouds only).
     """
 
     points: np.ndarray
@@ -128,7 +134,9 @@ class SceneSnapshot:
     keyframes: list[Keyframe]
     frame_id: str
     stamp: float
-    point_stamps: np.ndarray | None = None
+    sensor_pose: np.ndarray | None = None  # [4, 4] latest sensor pose (the robot's view)
+    sensor_forward_axis: int = 2  # the sensor axis it looks along (2: optical z)
+    point_stamps: np.ndarray | None = None  # [N, 2] first / last stamp each voxel was seen
 
 
 @runtime_checkable
@@ -139,8 +147,9 @@ class SceneReasoner(Protocol):
         """Vision features of one keyframe, computed once at insertion and cached."""
         ...
 
-    def answer(self, question: str, snapshot: SceneSnapshot) -> Answer:
-        """Answer ``question`` about ``snapshot``; raise GeodeError on bad input."""
+    def answer(self, question: Any, snapshot: SceneSnapshot) -> Answer:
+        """Answer ``question`` (text, or a ``geode_ros.query`` Program) about ``snapshot``;
+        raise GeodeError on bad input."""
         ...
 
     def detections(self, snapshot: SceneSnapshot) -> list[Box3D]:

@@ -1,8 +1,8 @@
 """The paper's ablation at our scale: GEODE vs. no DRM, DRH -> digits, stage 2 only, and
 the paper's frozen-DRM stage 2.
 
-    python -m geode_ros.train.ablation --config config/train_default.yaml \\
-        --out out/ablation --steps1 N --steps2 M
+    python -m geode_ros.cli.ablation --config config/train_default.yaml \\
+        --out out/ablation --steps1 N --steps2 M   (make ablation)
 
 Five variants, each trained with the same budget of N + M optimizer steps:
 
@@ -25,17 +25,14 @@ same config is reused, an interrupted one resumes; use a fresh ``--out`` for a n
 
 from __future__ import annotations
 
-import argparse
 import copy
 import gc
 import json
 import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from geode_ros.cli.common import setup_logging
-from geode_ros.config import add_dataclass_args, apply_args, from_dict, load_yaml, to_dict
+from geode_ros.config import from_dict, to_dict
 from geode_ros.errors import GeodeError
 from geode_ros.model.config import QUESTION_TYPES
 from geode_ros.train.config import TrainConfig
@@ -191,43 +188,3 @@ def markdown_table(report: dict) -> str:
             f'{report["n_eval"]} held-out questions)\n\n')
     desc = '\n'.join(f'- `{k}`: {v["description"]}' for k, v in variants.items())
     return head + '\n'.join(lines) + '\n\n' + desc + '\n\n' + NOTE + '\n'
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog='python -m geode_ros.train.ablation', description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--config', help='YAML file with TrainConfig fields')
-    parser.add_argument('--steps1', type=int, required=True, help='stage-1 steps (N)')
-    parser.add_argument('--steps2', type=int, required=True, help='stage-2 steps (M)')
-    parser.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS),
-                        help='variants to train and score (full stage 1 always runs)')
-    parser.add_argument('--limit', type=int, default=0, help='score only the first N questions')
-    parser.add_argument('--quiet', action='store_true', help='no progress bars')
-    add_dataclass_args(parser, TrainConfig())
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 on bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    for name in ('stage', 'steps', 'skip_stage1'):
-        if getattr(args, name) is not None:
-            parser.error(f'--{name.replace("_", "-")} is set per variant by the ablation')
-    setup_logging(args.quiet)
-    try:
-        cfg = load_yaml(TrainConfig, args.config) if args.config else TrainConfig()
-        out = args.out or 'out/ablation'
-        cfg = from_dict(TrainConfig, to_dict(apply_args(cfg, args)))
-        report = run_ablation(cfg, out, args.steps1, args.steps2, tuple(args.variants),
-                              args.limit, progress=not args.quiet)
-    except GeodeError as exc:
-        print(f'ablation: error: {exc}', file=sys.stderr)
-        return 2
-    print((Path(out) / 'ablation.md').read_text())
-    return 0 if report['variants'] else 2
-
-
-if __name__ == '__main__':
-    sys.exit(main())

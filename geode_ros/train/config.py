@@ -75,6 +75,9 @@ class TrainConfig:
     type_balance: float = field(default=0.0, metadata={
         'help': 'how evenly question types are drawn: 0 = their natural frequencies, '
                 '1 = every type equally often (rare types repeat within an epoch)'})
+    program_phrasings: tuple[str, ...] = field(default=(), metadata={
+        'help': 'phrasing-set files (test/query/phrasings format) whose templates also teach '
+                'program writing; never the held-out half the parser is reported on'})
     tiny_vlm: TinyVLMConfig = field(default_factory=TinyVLMConfig)
     model: GeodeConfig = field(default_factory=GeodeConfig)
     scene: SceneConfig = field(default_factory=SceneConfig)

@@ -12,12 +12,13 @@ import torch
 from tqdm import tqdm
 
 from geode_ros.data.metrics import aggregate, baseline_scores, score_key, score_record
-from geode_ros.data.qa import QARecord
+from geode_ros.data.qa import CHOICE_TYPES, NUMERIC_TYPES, QARecord
 from geode_ros.model.batch import GeodeSample, prepare_batch
 from geode_ros.scene.types import Answer, Box3D
 from geode_ros.train.scenes import SceneStore, question_with_options
 
-READINGS: tuple[str, ...] = ('llm', 'objects')
+VSI_KEYS = (*NUMERIC_TYPES, *CHOICE_TYPES)
+READINGS: tuple[str, ...] = ('llm',)  # the LLM + DRH's own reading, beside the answer given
 
 
 @dataclass
@@ -30,8 +31,7 @@ class EvalResult:
     baseline: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     seconds_per_question: float = 0.0
-    # the same questions scored by each reading: 'llm' (LLM text / DRH values) and
-    # 'objects' (computed from the model's detections; the LLM's where none applies)
+    # the same questions scored by the LLM's own reading (LLM text / DRH values)
     readings: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -43,6 +43,8 @@ class EvalResult:
         extra = {k: v for k, v in self.summary.items() if '@' in k}
         return {
             'overall': self.summary.get('overall'),
+            'everyday': self.summary.get('everyday'),
+            'baseline_everyday': self.baseline.get('everyday'),
             'baseline_overall': self.baseline.get('overall'),
             **{f'overall_{k}': v.get('overall') for k, v in self.readings.items()},
             'per_type': per_type,
@@ -53,12 +55,16 @@ class EvalResult:
 
 
 def _as_answer(gen, record: QARecord, reading: str | None = None) -> Answer:
-    """The generation as an Answer; ``reading`` picks one of its readings ('llm' or
-    'objects', falling back to the LLM's) instead of the answer the model gave."""
+    """The generation as an Answer: the one the model gave (its query result), or with
+    ``reading='llm'`` the LLM's own reading."""
+    result = gen.extras.get('result')
+    if reading is None and result is not None:
+        from geode_ros.query.pipeline import to_answer
+
+        return to_answer(result, dict(gen.timings))
     text, values, boxes = gen.text, gen.values, gen.boxes
     if reading is not None:
-        text, values, boxes = gen.extras.get(reading) or gen.extras.get('llm') or (
-            text, values, boxes)
+        text, values, boxes = gen.extras.get(reading) or (text, values, boxes)
     label = (record.box or {}).get('label', '')
     box3d = [Box3D(label, np.asarray(b[:3]), np.asarray(b[3:6]), float(b[6])) for b in boxes]
     return Answer(text, list(values), box3d, timings=dict(gen.timings),
@@ -112,15 +118,6 @@ def evaluate(model, records: Sequence[QARecord], store: SceneStore, batch_size: 
                       {k: aggregate(v) for k, v in by_reading.items()})
 
 
-def better_sources(result: EvalResult) -> tuple[str, ...]:
-    """The numeric and choice types whose 'objects' reading beat the 'llm' one."""
-    from geode_ros.data.qa import CHOICE_TYPES, NUMERIC_TYPES
-
-    llm, obj = result.readings.get('llm', {}), result.readings.get('objects', {})
-    return tuple(t for t in (*NUMERIC_TYPES, *CHOICE_TYPES)
-                 if t in obj and t in llm and obj[t] > llm[t])
-
-
 def _cell(v: float | None, width: int) -> str:
     return f'{v:>{width}.1f}' if v is not None and np.isfinite(v) else f'{"-":>{width}}'
 
@@ -142,11 +139,18 @@ def format_table(result: EvalResult, blind: EvalResult | None = None) -> str:
             vals.append(result.baseline.get(key))
         return f'{name:<24}{n:>5}' + ''.join(_cell(v, 9) for v in vals)
 
-    for qtype, n in sorted(result.counts.items()):
+    everyday = sorted(k for k in result.counts if k.startswith('everyday:'))
+    for qtype, n in sorted((k, v) for k, v in result.counts.items() if k not in everyday):
         rows.append(line(qtype, qtype, str(n)))
         for k in sorted(result.summary):
             if k.startswith(qtype + '_AP'):
                 rows.append(line(k, '  ' + k[len(qtype) + 1:], ''))
-    rows.append(line('overall', 'overall (VSI types)', str(len(result.scores))))
+    vsi_n = sum(n for k, n in result.counts.items() if k in VSI_KEYS)
+    rows.append(line('overall', 'overall (VSI types)', str(vsi_n)))
+    for key in everyday:
+        rows.append(line(key, key, str(result.counts[key])))
+    if everyday:
+        rows.append(line('everyday', 'everyday (mean of kinds)',
+                         str(sum(result.counts[k] for k in everyday))))
     rows.append(f'latency: {1000 * result.seconds_per_question:.0f} ms per question')
     return '\n'.join(rows)

@@ -14,6 +14,7 @@ import logging
 import random
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -31,8 +32,13 @@ def _text_sample(record: QARecord) -> GeodeSample:
 
 
 def pretrain_language_model(model, records: Sequence[QARecord], steps: int, batch_size: int,
-                            lr: float, seed: int = 0, progress: bool = True) -> list[float]:
-    """Train the LLM (embeddings, blocks, head) on question -> rationale; return the losses."""
+                            lr: float, seed: int = 0, progress: bool = True,
+                            program_records: Sequence[QARecord] = (),
+                            phrasings=None) -> list[float]:
+    """Train the LLM (embeddings, blocks, head) on question -> rationale, and on question ->
+    program (``ProgramConfig.train_share`` of each batch); return the losses."""
+    from geode_ros.train.programs import program_samples
+
     usable = [r for r in records if r.rationale]
     if steps <= 0 or not usable:
         return []
@@ -49,8 +55,13 @@ def pretrain_language_model(model, records: Sequence[QARecord], steps: int, batc
     losses = []
     model.train()
     bar = tqdm(range(steps), desc='stage 0 (LM)', unit='step', disable=not progress)
+    pc = model.config.programs
+    n_prog = round(batch_size * pc.train_share) if pc.enabled else 0
     for step in bar:
         samples = [_text_sample(r) for r in rng.sample(usable, min(batch_size, len(usable)))]
+        samples += program_samples(np.random.default_rng([seed, step]),
+                                   model.config.objects.classes, n_prog, program_records,
+                                   phrasings)
         batch = prepare_batch(model, samples, stage=1, train=True, seed=step).to(model.device)
         zeros = torch.zeros(len(samples), k, hidden, device=model.device)
         out = model(batch, spatio=zeros)

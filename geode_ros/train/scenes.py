@@ -19,10 +19,10 @@ from geode_ros.data.qa import QARecord
 from geode_ros.errors import GeodeError
 from geode_ros.model.batch import GeodeSample, KeyframeFeatures
 from geode_ros.model.objects import assign_targets
+from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.scene.config import SceneConfig
 from geode_ros.scene.depth import depth_to_points
-from geode_ros.scene.engine import SpatialQueryEngine
-from geode_ros.scene.proposals import Proposals, first_seen, propose_objects
+from geode_ros.scene.proposals import Proposals, propose_objects, seen_range
 from geode_ros.scene.types import Box3D, SceneSnapshot
 
 
@@ -94,6 +94,8 @@ class SceneInputs:
     keyframes: list[KeyframeFeatures]
     proposals: Proposals | None = None
     object_targets: tuple[np.ndarray, np.ndarray] | None = None
+    keyframe_stamps: tuple[float, ...] = ()  # of every keyframe of the replay
+    sensor_pose: np.ndarray | None = None  # the camera at the last frame: the robot's view
 
 
 class SceneStore:
@@ -121,12 +123,14 @@ class SceneStore:
             # The model reads at most max_keyframes evenly spaced keyframes: encode only those.
             keep = _evenly_spaced(len(snap.keyframes), self.model.config.max_keyframes)
             feats = [self.model.encode_keyframe(snap.keyframes[i].frame) for i in keep]
-            inputs = SceneInputs(snap.points, snap.colors, feats)
+            inputs = SceneInputs(snap.points, snap.colors, feats,
+                                 keyframe_stamps=tuple(kf.frame.stamp for kf in snap.keyframes),
+                                 sensor_pose=snap.sensor_pose)
             ocfg = self.model.config.objects
             if ocfg.enabled:
                 inputs.proposals = propose_objects(snap.points, snap.colors, ocfg.proposals)
-                inputs.proposals.first_seen = first_seen(inputs.proposals, snap.keyframes,
-                                                         snap.point_stamps)
+                p = inputs.proposals
+                p.first_seen, p.last_seen = seen_range(p, snap.keyframes, snap.point_stamps)
                 gt = scene_objects(folder)
                 if gt is not None and ocfg.classes:
                     inputs.object_targets = assign_targets(inputs.proposals, gt, ocfg.classes)
@@ -155,4 +159,6 @@ class SceneStore:
             rationale=record.rationale or None,
             proposals=inputs.proposals,
             object_targets=inputs.object_targets,
+            keyframe_stamps=list(inputs.keyframe_stamps),
+            sensor_pose=inputs.sensor_pose,
         )

@@ -26,14 +26,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from geode_ros.config import to_dict
-from geode_ros.data.qa import QARecord, load_qa
+from geode_ros.config import check_choices, to_dict
+from geode_ros.data.qa import ROBOT_TYPES, QARecord, load_qa
 from geode_ros.errors import GeodeError
 from geode_ros.model.batch import prepare_batch
 from geode_ros.model.checkpoint import save_pretrained
 from geode_ros.model.geode import GeodeModel
 from geode_ros.train.config import TrainConfig
 from geode_ros.train.evaluate import evaluate
+from geode_ros.train.programs import PhrasingTemplates
 from geode_ros.train.sampling import epoch_order
 from geode_ros.train.scenes import SceneStore, scene_classes
 from geode_ros.train.train_state import load_trainer_state, save_trainer_state
@@ -52,11 +53,16 @@ def data_root(path: str) -> Path:
     return p if p.is_dir() else p.parent
 
 
-def load_records(root: str, stage: int, types: tuple[str, ...] = ()) -> list[QARecord]:
-    """QA records usable for ``stage`` (stage 1 needs a rationale)."""
+def load_records(root: str, stage: int, types: tuple[str, ...] = (),
+                 llm_targets: bool = True) -> list[QARecord]:
+    """QA records usable for ``stage`` (stage 1 needs a rationale). With ``llm_targets``
+    only those the LLM can be trained on: the robot's own kinds are answered from the
+    object memory alone (they teach program writing, see ``train/programs.py``)."""
     if not root:
         raise GeodeError('no training data: pass --data DIR (made by geode-synth)')
     records = load_qa(_qa_path(root))
+    if llm_targets:
+        records = [r for r in records if r.type not in ROBOT_TYPES]
     if types:
         records = [r for r in records if r.type in types]
     if stage == 1:
@@ -84,9 +90,11 @@ def build_initial_model(cfg: TrainConfig, records: list[QARecord], progress: boo
     vlm = cfg.init
     if not vlm:
         from geode_ros.model.tiny import build_tiny_vlm
+        from geode_ros.train.programs import program_corpus
 
         corpus = [t for r in records for t in
-                  (r.question, r.answer, r.rationale, *(r.options or []))]
+                  (r.question, r.answer, r.rationale, r.program, *(r.options or []))]
+        corpus += program_corpus(oc.classes, len(records))
         t = cfg.tiny_vlm
         vlm = str(build_tiny_vlm(t.arch, Path(cfg.out) / 'vlm', t.hidden, t.layers,
                                  t.vision_depth, t.image_size, corpus=corpus, seed=cfg.seed))
@@ -95,9 +103,11 @@ def build_initial_model(cfg: TrainConfig, records: list[QARecord], progress: boo
     if not cfg.init:
         from geode_ros.train.pretrain import pretrain_language_model
 
-        losses = pretrain_language_model(model, records, cfg.tiny_vlm.pretrain_steps,
-                                         cfg.batch_size, cfg.tiny_vlm.pretrain_lr, cfg.seed,
-                                         progress)
+        losses = pretrain_language_model(
+            model, records, cfg.tiny_vlm.pretrain_steps, cfg.batch_size,
+            cfg.tiny_vlm.pretrain_lr, cfg.seed, progress,
+            load_records(cfg.data, 2, cfg.types, llm_targets=False),
+            PhrasingTemplates(cfg.program_phrasings, oc.classes))
         if losses:
             log.info('stage 0 language pretraining: loss %.3f -> %.3f', losses[0], losses[-1])
     return model
@@ -107,13 +117,8 @@ def load_stage2_init(cfg: TrainConfig, path: str | Path) -> GeodeModel:
     """A GEODE checkpoint for stage 2, with the run's stage-2 switches applied: LoRA,
     ``numeric_output`` and the DRH loss weights from ``cfg.model``; ``use_drm`` only
     switched off, never on (a model trained without the DRM has none to switch back on)."""
-    from geode_ros.model.config import NUMERIC_OUTPUTS
-
     model = GeodeModel.from_pretrained(path, device=cfg.model.device)
-    mc, want = model.config, cfg.model
-    if want.numeric_output not in NUMERIC_OUTPUTS:
-        raise GeodeError(f'model.numeric_output must be one of {list(NUMERIC_OUTPUTS)}, '
-                         f'got {want.numeric_output!r}')
+    mc, want = model.config, check_choices(cfg.model, 'model.')
     if mc.numeric_output != want.numeric_output:
         log.info('numeric_output: %s (checkpoint) -> %s', mc.numeric_output, want.numeric_output)
     if mc.use_drm and not want.use_drm:
@@ -182,7 +187,10 @@ class Trainer:
                 torch.cuda.set_device(local)
                 cfg.model.device = f'cuda:{local}'
         self.records = load_records(cfg.data, cfg.stage, cfg.types)
-        self.eval_records = (load_records(cfg.eval_data, 2, cfg.types)
+        self.program_records = (load_records(cfg.data, 2, cfg.types, llm_targets=False)
+                                if cfg.stage == 2 else [])
+        self.phrasings = None
+        self.eval_records = (load_records(cfg.eval_data, 2, cfg.types, llm_targets=False)
                              if cfg.eval_data else [])
         self.out.mkdir(parents=True, exist_ok=True)
         init_dir = self.out / 'init'
@@ -196,6 +204,8 @@ class Trainer:
         self.model.set_stage(cfg.stage, train_drm=cfg.stage2_trains_drm)
         if cfg.stage == 2:
             self._fit_value_stats()
+            self.phrasings = PhrasingTemplates(cfg.program_phrasings,
+                                               self.model.config.objects.classes)
         self.model.train()
         self.params = self.model.trainable_parameters()
         if not self.params:
@@ -272,8 +282,16 @@ class Trainer:
 
     # --- the loop -----------------------------------------------------------------------------
     def _micro_batch(self, indices: list[int]):
+        from geode_ros.train.programs import program_samples
+
         share = indices[self.rank::self.world] or indices[:1]
         samples = [self.store.sample(self.records[i]) for i in share]
+        pc = self.model.config.programs
+        if self.cfg.stage == 2 and pc.enabled and pc.train_share > 0:
+            rng = np.random.default_rng([self.cfg.seed, self.step, self.rank])
+            n = max(1, round(len(samples) * pc.train_share))
+            samples += program_samples(rng, self.model.config.objects.classes, n,
+                                       self.program_records, self.phrasings)
         return prepare_batch(self.model, samples, stage=self.cfg.stage, train=True,
                              seed=self.step * 7919 + self.rank).to(self.model.device)
 

@@ -38,3 +38,12 @@ def test_one_minute_soak_at_30_hz(tmp_path):
     assert len(r['rss_per_minute_mib']) == 1
     assert r['rss_growth_after_warmup'] <= 0.05 and r['passed']
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_rss_growth_reads_a_trend_not_a_peak():
+    from geode_ros.cli.bench_soak import rss_growth
+
+    flat_with_peak = [600.0] * 20 + [700.0] + [600.0] * 20
+    assert rss_growth(flat_with_peak) == pytest.approx(0.0)
+    leak = [600.0 + 2.0 * i for i in range(60)]
+    assert rss_growth(leak) > 0.1

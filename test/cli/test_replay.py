@@ -45,7 +45,7 @@ def test_replay_answers_room_size_and_writes_markers_and_cloud(bags, tmp_path, s
     ]) + '\n')
     out = tmp_path / 'out'
     assert replay.main([str(bags[storage]), '--questions', str(questions), '--out', str(out),
-                        '--rate', '0', '--quiet']) == 0
+                        '--rate', '0', '--quiet', '--model', 'none']) == 0
     result = json.loads((out / 'answers.json').read_text())
     assert result['frames'] == 32 and result['model'] == 'geometric-baseline'
     early, final, count = result['answers']
@@ -54,7 +54,7 @@ def test_replay_answers_room_size_and_writes_markers_and_cloud(bags, tmp_path, s
     assert final['error'] is None and final['question_type'] == 'room_size_estimation'
     assert final['values'][0] == pytest.approx(gt_area, rel=0.2)
     assert {'stamp', 'timings', 'boxes', 'answer'} <= set(final)
-    assert count['answer'] is None and 'trained model' in count['error']
+    assert count['answer'] is None and 'load a model' in count['error']
     msgs = _read_mcap(out / 'replay.mcap')
     arrays = msgs['visualization_msgs/msg/MarkerArray']
     clouds = msgs['sensor_msgs/msg/PointCloud2']
@@ -72,6 +72,7 @@ def test_replay_paces_the_bag_and_reads_text_questions(bags, tmp_path):
                         '--rate', '40', '--quiet', '--scene.voxel-size-m', '0.1']) == 0
     result = json.loads((out / 'answers.json').read_text())
     assert result['wall_s'] >= 15.5 / 40  # the bag spans 15.5 s
+    assert result['model'] == 'geode-tiny'  # no --model: the shipped one, as the node
     assert result['answers'][0]['values'][0] > 0
 
 

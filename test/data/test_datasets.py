@@ -23,8 +23,8 @@ from geode_ros.cli.common import repo_root
 from geode_ros.data.frames import FramesFolder
 from geode_ros.data.sources import detect_format, open_rgbd
 from geode_ros.errors import GeodeError
+from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.scene.config import SceneConfig
-from geode_ros.scene.engine import SpatialQueryEngine
 from geode_ros.scene.geometry import matrix_to_quat_xyzw, orthonormality_error
 
 SCENE = repo_root() / 'assets' / 'demo_scene' / 'scenes' / '000000'

@@ -103,10 +103,13 @@ def test_render_is_deterministic_per_seed():
 
 def test_dataset_on_disk(dataset):
     records = load_qa(dataset / 'qa.jsonl')
-    assert len(records) == 3 * 30
+    assert len(records) == 3 * (30 + SMALL.everyday_per_scene)
     assert {r.scene for r in records} == {f'scenes/{i:06d}' for i in range(3)}
     assert set(QUESTION_TYPES) <= {r.type for r in records}
-    assert all(r.rationale for r in records)
+    assert all(r.rationale for r in records if r.style == 'template')
+    assert all(r.program for r in records if r.style == 'everyday')
+    meta = json.loads((dataset / 'scenes' / '000000' / 'scene.json').read_text())
+    assert len(meta['robot_pose']) == 4 and meta['fps'] == 2.0
     scene = dataset / 'scenes' / '000000'
     K = json.loads((scene / 'intrinsics.json').read_text())
     assert {'fx', 'fy', 'cx', 'cy', 'width', 'height', 'depth_scale'} <= set(K)

@@ -151,12 +151,19 @@ def test_answer_on_snapshot(make_model, snapshot, arch):
     snap = snapshot
     snap.keyframes[0].features = m.encode_keyframe(snap.keyframes[0].frame)  # engine cache
     a = m.answer('Where is the mug? Answer with a 3D box.', snap)
-    assert a.question_type == 'grounding_3d'
+    assert a.question_type == 'grounding_3d' and a.program['program'] == 'where(mug)'
     assert a.frame_id == 'map' and a.stamp == 12.5
-    assert set(a.timings) >= {'vision_encode', 'proposals', 'drm', 'prefill', 'decode'}
-    assert isinstance(a.text, str) and a.text
-    # the untrained model's vocabulary is empty: grounding says so and gives no box
-    assert a.boxes == [] and 'not a category this model knows' in a.text
+    assert set(a.timings) >= {'parse', 'memory', 'execute'}
+    # the untrained model detects nothing: not found, no box, and the LLM is not run
+    assert a.boxes == [] and a.status == 'not_found' and a.text == 'No mug found in this scene.'
+    assert 'decode' not in a.timings
+    count = m.answer('How many mugs are there?', snap)  # never guessed: 0, as where says
+    assert count.values == [0.0] and count.status == 'ok' and 'decode' not in count.timings
+    # a benchmark distance over a missing object: the LLM + DRH estimate it, and say so
+    d = m.answer('How far is the sofa from the tv?', snap)
+    assert d.status == 'estimated' and len(d.values) == 1 and d.units == ['m']
+    assert d.text.endswith(' m (estimated: no sofa and no tv found in this scene)')
+    assert {'prefill', 'decode'} <= set(d.timings)
     with pytest.raises(GeodeError, match='cannot parse'):
         m.answer('Sing a song.', snap)
     empty = dataclasses.replace(snap, points=snap.points[:0], colors=snap.colors[:0],
@@ -188,7 +195,10 @@ def test_choices_are_answered_by_option_likelihood(make_model, samples, arch):
     assert gens[-1].option_logprobs == pytest.approx(ref, abs=2e-3)
     # the decode picks the best of its own scores (ref may tie within float rounding)
     best = max(range(3), key=gens[-1].option_logprobs.__getitem__)
-    assert gens[-1].text == f"{'ABC'[best]}. {opts[best]}"
+    assert gens[-1].extras['llm'][0] == f"{'ABC'[best]}. {opts[best]}"
+    # nothing is detected by the untrained model, so that reading is the (marked) answer
+    assert gens[-1].text == f"{'ABC'[best]}. {opts[best]} (estimated: no bed found in this " \
+        'scene)'
     assert 'option_scoring' in gens[-1].timings
     assert gens[0].option_logprobs == []  # other rows decode as before
     m.config.choice_answer = 'letter'  # the letter protocol decodes greedily

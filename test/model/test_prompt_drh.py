@@ -1,4 +1,4 @@
-"""Question parsing, special tokens, DRH encode/decode, quantised linears."""
+"""Answer targets, special tokens, DRH encode/decode, quantised linears."""
 
 from __future__ import annotations
 
@@ -10,43 +10,8 @@ import torch
 from geode_ros.errors import GeodeError
 from geode_ros.model.config import DRHConfig
 from geode_ros.model.drh import DirectRegressionHead, aligned_iou, render_value
-from geode_ros.model.prompt import (
-    BOX,
-    REG,
-    answer_target,
-    choice_text,
-    classify_question,
-    split_options,
-)
-
-QUESTIONS = {
-    'object_count': 'How many chair(s) are in this room?',
-    'object_abs_distance': 'Measuring from the closest point of each object, what is the direct '
-                           'distance between the sofa and the lamp (in meters)?',
-    'object_size_estimation': 'What is the length of the longest dimension (length, width, or '
-                              'height) of the table, measured in centimeters?',
-    'room_size_estimation': 'What is the size of this room (in square meters)? If multiple rooms '
-                            'are shown, estimate the size of the combined space.',
-    'object_rel_distance': 'Measuring from the closest point of each object, which of these '
-                           'objects (bed, tv, sink) is the closest to the door?',
-    'object_rel_direction': 'If I am standing by the bed and facing the tv, is the sink to my '
-                            'left, right, or back?',
-    'route_plan': 'You are a robot beginning at the door facing the bed. You want to navigate to '
-                  'the sink. Fill in the blanks: 1. Go forward until the bed 2. [please fill in]',
-    'obj_appearance_order': 'What will be the first-time appearance order of the following '
-                            'categories in the video: bed, tv, sink?',
-    'grounding_3d': 'Where is the fire extinguisher? Answer with a 3D box.',
-}
-
-
-@pytest.mark.parametrize('qtype', sorted(QUESTIONS))
-def test_classify_question(qtype):
-    assert classify_question(QUESTIONS[qtype]) == qtype
-
-
-def test_unparseable_question_raises():
-    with pytest.raises(GeodeError, match='cannot parse'):
-        classify_question('Tell me a joke.')
+from geode_ros.model.prompt import BOX, PROGRAM, REG, answer_target, choice_text
+from geode_ros.query.vsi_templates import split_options
 
 
 def test_options_are_read_from_the_question_lines():
@@ -62,6 +27,7 @@ def test_options_are_read_from_the_question_lines():
 
 
 def test_answer_targets():
+    assert answer_target(PROGRAM, ' count(chair) ') == 'count(chair)'
     assert answer_target('object_abs_distance') == REG
     assert answer_target('grounding_3d') == BOX
     assert answer_target('object_rel_direction', ' left ') == 'left'

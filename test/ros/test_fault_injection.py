@@ -74,19 +74,19 @@ def test_each_fault_fails_with_a_reason_and_the_node_keeps_answering(node):
     assert ok.success and len(ok.values) == 1, ok.message
     fault('over-long question', _ask(node, ROOM + ' Please.' * 300), 'question too long')
     unknown = _ask(node, 'How many unicorns are in this room?')
-    if unknown.success:  # the model may count anything; then its answer must be a count
-        assert len(unknown.values) == 1 and len(unknown.boxes) == 0
-        table.append(('unknown object', f'success: {unknown.answer!r}'))
-    else:
-        fault('unknown object', unknown, 'does not fit')
+    assert unknown.status == 'unknown_category'
+    fault('unknown object', unknown, 'not a category this model knows')
     fault('unparseable question', _ask(node, 'Sing me a song.'), 'cannot parse')
 
-    model = node.engine.reasoner  # model exception: a DRH layer with a broken weight
+    # model exception: a DRH layer with a broken weight, hit by the LLM's estimate of a
+    # distance between objects this empty room does not hold
+    model = node.engine.reasoner
     layer = next(m for m in model.drh.modules() if isinstance(m, torch.nn.Linear))
     good = layer.weight
     layer.weight = torch.nn.Parameter(torch.zeros(1, 1))
     try:
-        fault('model exception', _ask(node, ROOM), 'model failure')
+        fault('model exception', _ask(node, 'How far is the sofa from the tv?'),
+              'model failure')
     finally:
         layer.weight = good
     again = _ask(node, ROOM)  # alive and answering as before

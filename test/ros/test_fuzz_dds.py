@@ -12,12 +12,8 @@ resident memory grows by less than ``RSS_GROWTH_MIB``.
 
 from __future__ import annotations
 
-import json
 import math
 import random
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
@@ -26,12 +22,9 @@ rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('geode_ros.srv')
 import fuzz_msgs as fz  # noqa: E402
 import ros_room as room  # noqa: E402
-from geode_ros.srv import SpatialQuery  # noqa: E402
+from dds_util import WAIT, Peer, node_process, sensor_qos  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
 
 from geode_ros.cli.common import interrupt_process  # noqa: E402
 
@@ -46,7 +39,6 @@ N_MESSAGES = 10_500
 QUERY_EVERY = 1_000
 THROTTLE_S = 1.0
 RSS_GROWTH_MIB = 64
-WAIT = 60.0
 
 
 def _rss_mib(pid: int) -> float:
@@ -57,35 +49,11 @@ def _rss_mib(pid: int) -> float:
     return math.nan
 
 
-class Client:
+class Client(Peer):
     def __init__(self) -> None:
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('geode_fuzzer', context=self.context)
-        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        super().__init__('geode_fuzzer')
+        qos = sensor_qos('reliable', 50)
         self.pubs = {k: self.node.create_publisher(TYPES[k], t, qos) for k, t in TOPICS.items()}
-        self.client = self.node.create_client(SpatialQuery, 'geode/query')
-        self.status: dict = {}
-        self.node.create_subscription(String, 'geode/status', self._on_status, 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-
-    def _on_status(self, msg: String) -> None:
-        self.status = json.loads(msg.data)
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=5.0)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-
-    def query(self):
-        done = threading.Event()
-        future = self.client.call_async(SpatialQuery.Request(question=QUESTION))
-        future.add_done_callback(lambda _: done.set())
-        assert done.wait(WAIT), 'query timed out'
-        return future.result()
 
     def wait_settled(self) -> dict:
         """Status once frames_ingested has not changed for 2 s."""
@@ -102,20 +70,17 @@ class Client:
 
 def test_fuzz_every_input_topic(tmp_path):
     log_path = tmp_path / 'node.log'
-    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args',
-            '-p', 'pose_source:=topic', '-p', 'status_period:=0.25',
-            '-p', 'pose_max_age:=1e6', '-p', f'log_throttle:={THROTTLE_S}',
-            '-p', 'qos_reliability:=reliable', '-p', 'qos_depth:=50', '-p', 'cloud_period:=0.0']
-    args += [a for key, topic in TOPICS.items() for a in ('-p', f'topics.{key}:={topic}')]
-    with log_path.open('w') as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    params = {'pose_source': 'topic', 'status_period': 0.25, 'pose_max_age': 1e6,
+              'log_throttle': THROTTLE_S, 'qos_reliability': 'reliable', 'qos_depth': 50,
+              'cloud_period': 0.0}
+    with node_process(params, TOPICS, log_path) as proc:
+        _fuzz(proc, log_path)
+
+
+def _fuzz(proc, log_path) -> None:
     cli = Client()
     try:
-        assert cli.client.wait_for_service(timeout_sec=WAIT)
-        deadline = time.monotonic() + WAIT
-        while not all(p.get_subscription_count() for p in cli.pubs.values()):
-            assert time.monotonic() < deadline, 'node never subscribed'
-            time.sleep(0.1)
+        cli.wait_subscribed(cli.pubs)
         # Valid frames: poses first, then the synchronised RGB-D sets.
         poses = [(room.camera_pose(math.radians(30 * k)), 100.0 + 0.1 * k) for k in range(12)]
         for T, s in poses:
@@ -126,7 +91,7 @@ def test_fuzz_every_input_topic(tmp_path):
                 cli.pubs[key].publish(msg)
             time.sleep(0.1)
         before = cli.wait_settled()
-        ref = cli.query()
+        ref = cli.query(QUESTION)
         assert ref.success, ref.message
         assert 14.0 < ref.values[0] < 26.0
         rss0 = _rss_mib(proc.pid)
@@ -155,7 +120,7 @@ def test_fuzz_every_input_topic(tmp_path):
                 if sent % 50 == 0:
                     time.sleep(0.01)  # let the node keep up, as a camera would
                 if sent % QUERY_EVERY == 0:
-                    reply = cli.query()
+                    reply = cli.query(QUESTION)
                     assert reply.success, reply.message
                     assert reply.answer == ref.answer and list(reply.values) == pytest.approx(
                         list(ref.values), rel=1e-9), f'answer changed after {sent} messages'
@@ -164,7 +129,7 @@ def test_fuzz_every_input_topic(tmp_path):
         elapsed = time.monotonic() - t0
         time.sleep(1.0)
         after = dict(cli.status)
-        final = cli.query()
+        final = cli.query(QUESTION)
         rss1 = _rss_mib(proc.pid)
         assert proc.poll() is None, 'node died'
         assert final.success and final.answer == ref.answer

@@ -16,6 +16,7 @@ import ros_room as room  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
+from geode_ros.query.engine import SpatialQueryEngine  # noqa: E402
 from geode_ros.ros.conversions import (  # noqa: E402
     make_header,
     matrix_to_pose_msg,
@@ -25,7 +26,6 @@ from geode_ros.ros.ingest import FrameCounters, IngestWorker, Pending, SkipFrame
 from geode_ros.ros.params import NodeConfig  # noqa: E402
 from geode_ros.ros.sensors import SensorPipeline  # noqa: E402
 from geode_ros.ros.tf import TopicPoseSource  # noqa: E402
-from geode_ros.scene.engine import SpatialQueryEngine  # noqa: E402
 from geode_ros.scene.image_codec import encode_image  # noqa: E402
 
 CAMERA = 'camera_color_optical_frame'
@@ -203,7 +203,7 @@ def test_a_y_down_world_gives_the_same_scene_as_a_z_up_one(pipeline):
 def test_world_up_must_name_an_axis():
     from geode_ros.errors import GeodeError
 
-    with pytest.raises(GeodeError, match='up axis must be one of'):
+    with pytest.raises(GeodeError, match='world_up must be one of'):
         NodeConfig(world_up='up')
     assert NodeConfig().up_alignment() is None
     R = NodeConfig(world_up='-y').up_alignment()

@@ -17,12 +17,15 @@ SERVER = Path(__file__).with_name('spatial_query_server.py')
 
 def test_generated_types_have_the_designed_fields():
     request = SpatialQuery.Request()
-    assert set(request.get_fields_and_field_types()) == {'question', 'target_frame'}
+    assert set(request.get_fields_and_field_types()) == {
+        'question', 'kind', 'objects', 'reference', 'unit', 'target_frame'}
     response = SpatialQuery.Response()
     assert set(response.get_fields_and_field_types()) == {
-        'success', 'message', 'answer', 'values', 'boxes', 'header'}
+        'success', 'status', 'message', 'answer', 'program', 'kind', 'objects', 'reference',
+        'values', 'units', 'boxes', 'header'}
     assert response.get_fields_and_field_types()['boxes'] == 'sequence<geode_ros/Box3D>'
-    assert set(Box3D.get_fields_and_field_types()) == {'label', 'score', 'pose', 'size'}
+    assert set(Box3D.get_fields_and_field_types()) == {'label', 'score', 'pose', 'size',
+                                                       'last_seen'}
 
 
 @pytest.fixture()

@@ -7,7 +7,6 @@ and, for the workspace, ``colcon``; without them these tests skip and say why.
 
 from __future__ import annotations
 
-import math
 import re
 import subprocess
 import time
@@ -30,7 +29,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(420),
               pytest.mark.skipif(kit_missing() is not None, reason=str(kit_missing()))]
 
 if kit_missing() is None:
-    from test_ros_node_e2e import CAMERA_FRAME, ROOM_QUESTION, WAIT, Camera  # noqa: E402
+    from dds_util import CAMERA_FRAME, ROOM_QUESTION, WAIT, Camera  # noqa: E402
     from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
 
     from geode_ros.ros.params import NodeConfig  # noqa: E402
@@ -89,12 +88,8 @@ def test_default_launch_loads_the_shipped_model(venv_launch):
 
 def test_model_answers_over_dds_with_poses_from_tf(venv_launch):
     _, cam, markers = venv_launch
-    last = 0.0
-    for k in range(18):
-        last = cam.publish_frame(math.radians(20 * k))
-        time.sleep(0.05)
-    cam.wait_status(lambda s: s['node']['last_stamp'] >= last - 0.2 and s['keyframes'] >= 5,
-                    timeout=120.0)
+    cam.turn(timeout=120.0)
+    cam.wait_status(lambda s: s['keyframes'] >= 5, timeout=120.0)
     room = cam.query(ROOM_QUESTION)
     assert room.success, room.message
     assert room.answer.strip() and len(room.values) == 1 and room.values[0] > 0

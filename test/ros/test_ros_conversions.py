@@ -104,13 +104,17 @@ def test_box_round_trip_and_target_frame():
 def test_query_responses():
     from geode_ros.srv import SpatialQuery
 
+    from geode_ros.ros.query import fail_query_response, fill_query_response
+
     answer = Answer('The room is about 20.0 square meters.', [20.0],
-                    [Box3D('room', np.zeros(3), np.ones(3))], frame_id='map', stamp=4.5)
-    r = conv.fill_query_response(SpatialQuery.Response(), answer, 'map')
+                    [Box3D('room', np.zeros(3), np.ones(3))], frame_id='map', stamp=4.5,
+                    units=['m2'], program={'program': 'room_area()', 'kind': 'room_area'})
+    r = fill_query_response(SpatialQuery.Response(), answer, 'map')
     assert r.success and r.message == '' and list(r.values) == [20.0]
+    assert list(r.units) == ['m2'] and r.program == 'room_area()' and r.status == 'ok'
     assert r.header.frame_id == 'map' and conv.stamp_to_sec(r.header.stamp) == 4.5
     assert len(r.boxes) == 1 and r.boxes[0].label == 'room'
-    f = conv.fail_query_response(r, 'scene memory is empty', 'odom')
+    f = fail_query_response(r, 'scene memory is empty', 'odom')
     assert not f.success and f.message == 'scene memory is empty'
     assert f.boxes == [] and len(f.values) == 0 and f.header.frame_id == 'odom'
 

@@ -8,179 +8,40 @@ generous and nothing asserts on speed beyond "keeps up at 15 Hz with slack".
 
 from __future__ import annotations
 
-import json
 import math
 import signal
-import subprocess
-import sys
 import threading
 import time
 
-import numpy as np
 import pytest
 
 rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('geode_ros.srv')
-import ros_room as room  # noqa: E402
-from geode_ros.srv import SpatialQuery  # noqa: E402
-from geometry_msgs.msg import PoseStamped  # noqa: E402
+from dds_util import (  # noqa: E402
+    CAMERA_FRAME,
+    ROOM_QUESTION,
+    WAIT,
+    Camera,
+    node_process,
+)
 from lifecycle_msgs.msg import Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
-
-from geode_ros.ros.conversions import make_header, matrix_to_pose_msg  # noqa: E402
-from geode_ros.scene.image_codec import encode_image  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.timeout(240)]
 
-ROOM_QUESTION = 'What is the size of this room (in square meters)?'
-CAMERA_FRAME = 'camera_color_optical_frame'
-TOPICS = {'rgb': 'test_cam/rgb', 'depth': 'test_cam/depth', 'camera_info': 'test_cam/info',
-          'pose': 'test_cam/pose'}
-WAIT = 60.0  # s: discovery and first replies on a loaded 2-core machine
-
-
-class Camera:
-    """Test-side ROS node: publishes the synthetic camera, calls the service, reads status."""
-
-    def __init__(self, topics: dict[str, str] | None = None, use_tf: bool = False) -> None:
-        """Publish on ``topics`` (default TOPICS); camera poses on /tf when ``use_tf``."""
-        topics = topics or TOPICS
-        self.use_tf = use_tf
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node('geode_e2e_camera', context=self.context)
-        n = self.node
-        self.pubs = {
-            'rgb': n.create_publisher(Image, topics['rgb'], 10),
-            'depth': n.create_publisher(Image, topics['depth'], 10),
-            'camera_info': n.create_publisher(CameraInfo, topics['camera_info'], 10),
-        }
-        if use_tf:
-            from tf2_msgs.msg import TFMessage
-
-            self.tf_pub = n.create_publisher(TFMessage, '/tf', 100)
-        else:
-            self.pubs['pose'] = n.create_publisher(PoseStamped, topics['pose'], 10)
-        self.client = n.create_client(SpatialQuery, 'geode/query')
-        self.change_state = n.create_client(ChangeState, 'geode_node/change_state')
-        self.status: dict = {}
-        self.answers: list[str] = []
-        self.clouds: list[PointCloud2] = []
-        n.create_subscription(PointCloud2, 'geode/cloud', self.clouds.append, 1)
-        n.create_subscription(String, 'geode/status', self._on_status, 10)
-        n.create_subscription(String, 'geode/answer', lambda m: self.answers.append(m.data), 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(n)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-        self.stamp = 100.0
-
-    def _on_status(self, msg: String) -> None:
-        self.status = json.loads(msg.data)
-
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=5.0)
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-
-    def wait_connected(self) -> None:
-        assert self.client.wait_for_service(timeout_sec=WAIT), 'geode/query never appeared'
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            if all(p.get_subscription_count() > 0 for p in self.pubs.values()):
-                return
-            time.sleep(0.1)
-        pytest.fail('geode_node never subscribed to the camera topics')
-
-    def publish_frame(self, yaw: float, dt: float = 1.0 / 15.0) -> float:
-        """One frame of the test room seen along ``yaw``; returns its stamp."""
-        T = room.camera_pose(yaw)
-        depth = room.render_depth(T)
-        return self.publish_rgbd(T, room.render_rgb(depth), depth,
-                                 (room.FOCAL, room.FOCAL, room.WIDTH / 2, room.HEIGHT / 2), dt)
-
-    def publish_rgbd(self, T: np.ndarray, rgb: np.ndarray, depth: np.ndarray,
-                     fxfycxcy: tuple[float, float, float, float], dt: float = 1.0 / 15.0
-                     ) -> float:
-        """Pose (topic or /tf) first, then RGB + depth (16UC1 mm) + CameraInfo with one
-        stamp; returns the stamp."""
-        self.stamp += dt
-        header = make_header(CAMERA_FRAME, self.stamp)
-        if self.use_tf:
-            self.tf_pub.publish(tf_message('map', CAMERA_FRAME, T, self.stamp))
-        else:
-            self.pubs['pose'].publish(PoseStamped(header=make_header('map', self.stamp),
-                                                  pose=matrix_to_pose_msg(T)))
-        time.sleep(0.005)  # let the pose land before its images (different callback groups)
-        depth_mm = np.where(np.isfinite(depth), np.round(depth * 1000.0), 0).astype(np.uint16)
-        self.pubs['rgb'].publish(Image(header=header, **encode_image(rgb, 'rgb8')))
-        self.pubs['depth'].publish(Image(header=header, **encode_image(depth_mm, '16UC1')))
-        fx, fy, cx, cy = fxfycxcy
-        height, width = depth.shape
-        self.pubs['camera_info'].publish(CameraInfo(
-            header=header, width=width, height=height, distortion_model='plumb_bob',
-            k=[fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0]))
-        return self.stamp
-
-    def call(self, client, request, timeout: float = WAIT):
-        done = threading.Event()
-        future = client.call_async(request)
-        future.add_done_callback(lambda _: done.set())
-        assert done.wait(timeout), f'no reply to {request}'
-        return future.result()
-
-    def query(self, question: str, target_frame: str = ''):
-        return self.call(self.client, SpatialQuery.Request(question=question,
-                                                           target_frame=target_frame))
-
-    def wait_status(self, predicate, timeout: float = WAIT) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.status and predicate(self.status):
-                return self.status
-            time.sleep(0.1)
-        pytest.fail(f'status never satisfied the condition; last status: {self.status}')
-
-
-def tf_message(parent: str, child: str, T: np.ndarray, stamp: float):
-    """A tf2_msgs/TFMessage with one transform (parent <- child)."""
-    from geometry_msgs.msg import TransformStamped
-    from tf2_msgs.msg import TFMessage
-
-    from geode_ros.ros.conversions import matrix_to_transform_msg
-
-    return TFMessage(transforms=[TransformStamped(
-        header=make_header(parent, stamp), child_frame_id=child,
-        transform=matrix_to_transform_msg(T))])
-
 
 @pytest.fixture(scope='module')
-def node_process():
-    args = [sys.executable, '-m', 'geode_ros.cli.node', '--ros-args', '-p', 'model:=none',
-            '-p', 'pose_source:=topic', '-p', 'status_period:=0.25', '-p', 'sync_slop:=0.02',
-            '-p', 'pose_max_age:=0.05', '-p', 'log_throttle:=1.0', '-p', 'cloud_period:=0.5']
-    args += [a for key, topic in TOPICS.items() for a in ('-p', f'topics.{key}:={topic}')]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
+def node_proc():
+    with node_process({'model': 'none', 'pose_source': 'topic', 'status_period': 0.25,
+                       'sync_slop': 0.02, 'pose_max_age': 0.05, 'log_throttle': 1.0,
+                       'cloud_period': 0.5}) as proc:
         yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # Ctrl-C: a normal exit
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        output = proc.stdout.read() if proc.stdout else ''
-        print(output)
 
 
 @pytest.fixture(scope='module')
-def camera(node_process):
+def camera(node_proc):
     cam = Camera()
+    cam.change_state = cam.node.create_client(ChangeState, 'geode_node/change_state')
     try:
         cam.wait_connected()
         yield cam
@@ -293,6 +154,6 @@ def test_deactivate_and_reactivate(camera):
     assert reply.success and 14.0 < reply.values[0] < 26.0
 
 
-def test_node_exits_cleanly_on_ctrl_c(node_process, camera):
-    node_process.send_signal(signal.SIGINT)
-    assert node_process.wait(timeout=30) == 0
+def test_node_exits_cleanly_on_ctrl_c(node_proc, camera):
+    node_proc.send_signal(signal.SIGINT)
+    assert node_proc.wait(timeout=30) == 0

@@ -16,7 +16,7 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 pytest.importorskip('geode_ros.srv')
-from test_ros_node_e2e import CAMERA_FRAME, WAIT  # noqa: E402
+from dds_util import CAMERA_FRAME, WAIT, wait_until  # noqa: E402
 from test_ros_node_model import node_with_model  # noqa: E402
 from visualization_msgs.msg import Marker  # noqa: E402
 
@@ -58,7 +58,8 @@ def test_held_out_scene_object_found_over_dds(scene_node):
     size = sorted([box.size.x, box.size.y]) + [box.size.z]
     want = sorted(truth['size'][:2]) + [truth['size'][2]]
     assert np.allclose(size, want, rtol=0.3), (size, want)
-    assert reply.header.frame_id == 'map' and 'center (' in reply.answer
+    assert reply.header.frame_id == 'map' and reply.answer.startswith('The shelf is at (')
+    assert reply.program == 'where(shelf)' and reply.status == 'ok'
 
     assert got.wait(WAIT), 'no MarkerArray after the answer'
     cube = next(m for m in markers[-1].markers if m.type == Marker.CUBE)
@@ -73,4 +74,28 @@ def test_held_out_scene_object_found_over_dds(scene_node):
     T_map_cam = frames[-1][3]  # the latest pose
     assert np.allclose(T_map_cam[:3, :3] @ T_cam_box[:3, 3] + T_map_cam[:3, 3], centre,
                        atol=1e-3)
-    assert f'(frame {CAMERA_FRAME})' in seen.answer
+    p = seen.boxes[0].pose.position  # the text gives the same coordinates in that frame
+    assert f'({p.x:.2f}, {p.y:.2f}, {p.z:.2f}) in {CAMERA_FRAME}' in seen.answer
+
+
+def test_current_detections_on_the_vision_msgs_topic(scene_node):
+    """After the scene above: geode/detections (vision_msgs/Detection3DArray) holds the
+    shelf, with the reply's box (label, score, pose, size) in the fixed frame."""
+    vision = pytest.importorskip('vision_msgs.msg', reason='vision_msgs comes with the kit')
+    cam, _, _ = scene_node
+    got: list = []
+    cam.node.create_subscription(vision.Detection3DArray, 'geode/detections', got.append, 10)
+    array = wait_until(lambda: got and got[-1].detections and got[-1],
+                       what='a Detection3DArray with detections')
+    assert array.header.frame_id == 'map'
+    reply = cam.query('Where is the shelf? Give its 3D bounding box.')
+    assert reply.success, reply.message
+    box = reply.boxes[0]
+    shelves = [d for d in array.detections if d.results[0].hypothesis.class_id == 'shelf']
+    assert shelves, [d.results[0].hypothesis.class_id for d in array.detections]
+    det = min(shelves, key=lambda d: abs(d.bbox.center.position.x - box.pose.position.x)
+              + abs(d.bbox.center.position.y - box.pose.position.y))
+    assert det.bbox.center == box.pose and det.results[0].pose.pose == box.pose
+    assert (det.bbox.size.x, det.bbox.size.y, det.bbox.size.z) == pytest.approx(
+        (box.size.x, box.size.y, box.size.z))
+    assert det.results[0].hypothesis.score == pytest.approx(box.score)

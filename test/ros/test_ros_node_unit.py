@@ -9,35 +9,14 @@ import ros_room as room  # noqa: E402
 from geode_ros.srv import SpatialQuery  # noqa: E402
 from geometry_msgs.msg import PoseStamped  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from geode_ros.ros.conversions import cloud_to_msg, make_header, matrix_to_pose_msg  # noqa: E402
-from geode_ros.ros.node import GeodeNode  # noqa: E402
 from geode_ros.scene.depth import depth_to_points  # noqa: E402
 from geode_ros.scene.types import CameraIntrinsics  # noqa: E402
 
 QUESTION = 'What is the size of this room (in square meters)?'
 OK = TransitionCallbackReturn.SUCCESS
-
-
-@pytest.fixture()
-def make_node():
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    nodes = []
-
-    def make(**params):
-        params.setdefault('model', 'none')  # the geometric baseline unless a test asks
-        overrides = [Parameter(k, value=v) for k, v in params.items()]
-        node = GeodeNode(context=context, parameter_overrides=overrides)
-        nodes.append(node)
-        return node
-
-    yield make
-    for node in nodes:
-        node.destroy_node()
-    rclpy.try_shutdown(context=context)
 
 
 def _ask(node, question=QUESTION, target_frame=''):

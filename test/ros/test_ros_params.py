@@ -93,14 +93,15 @@ def test_launch_file_is_valid_python_with_the_documented_arguments():
         assert f"'{arg}'" in source, arg
 
 
-def test_rviz_config_shows_image_cloud_and_markers():
+def test_rviz_config_shows_image_cloud_markers_and_detections():
     rviz = yaml.safe_load((ROOT / 'config' / 'geode.rviz').read_text())
     displays = rviz['Visualization Manager']['Displays']
     classes = {d['Class'] for d in displays}
     assert {'rviz_default_plugins/Image', 'rviz_default_plugins/PointCloud2',
-            'rviz_default_plugins/MarkerArray'} <= classes
+            'rviz_default_plugins/MarkerArray',
+            'vision_msgs_rviz_plugins/Detection3DArray'} <= classes
     topics = {d.get('Topic', {}).get('Value') for d in displays}
-    assert {'/geode/cloud', '/geode/markers'} <= topics
+    assert {'/geode/cloud', '/geode/markers', '/geode/detections'} <= topics
 
 
 def test_cli_version():

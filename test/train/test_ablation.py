@@ -9,6 +9,7 @@ import pytest
 import yaml
 from tiny_configs import tiny_train_config
 
+from geode_ros.cli import ablation as ablation_cli
 from geode_ros.config import to_dict
 from geode_ros.data.synth import SynthConfig, generate_dataset
 from geode_ros.errors import GeodeError
@@ -56,7 +57,7 @@ def test_ablation_runs_every_variant_with_equal_budgets(dataset, tmp_path, capsy
     out = tmp_path / 'ablation'
     argv = ['--config', str(path), '--out', str(out), '--steps1', '1', '--steps2', '1',
             '--limit', '6', '--quiet']
-    assert ablation.main(argv) == 0
+    assert ablation_cli.main(argv) == 0
     report = json.loads((out / 'ablation.json').read_text())
     assert set(report['variants']) == set(ablation.VARIANTS)
     for name, v in report['variants'].items():
@@ -74,7 +75,7 @@ def test_ablation_runs_every_variant_with_equal_budgets(dataset, tmp_path, capsy
     assert all(f'| {v} |' in table for v in ablation.VARIANTS)
     assert '| variant |' in capsys.readouterr().out
     with pytest.raises(SystemExit):  # the ablation sets stages and steps itself
-        ablation.main([*argv, '--steps', '3'])
+        ablation_cli.main([*argv, '--steps', '3'])
 
 
 def test_a_finished_run_is_reused_when_only_new_default_fields_differ(tmp_path):

@@ -11,7 +11,7 @@ from tiny_configs import tiny_train_config as shared_tiny_config
 
 from geode_ros.cli import eval as eval_cli
 from geode_ros.cli import train as train_cli
-from geode_ros.data.qa import QUESTION_TYPES
+from geode_ros.data.qa import ROBOT_TYPES
 from geode_ros.data.synth import SynthConfig, generate_dataset
 from geode_ros.train.config import TrainConfig
 from geode_ros.train.trainer import Trainer
@@ -118,17 +118,17 @@ def test_cli_train_and_eval_end_to_end(dataset, tmp_path, capsys):
     assert scene['n'] == blind['n'] == 12 and 0.0 <= scene['overall'] <= 100.0
     assert scene['baseline_overall'] is not None and result['baseline']['overall'] is not None
     for row in scene['per_type'].values():
-        assert {'score', 'baseline', 'n', 'score_llm', 'score_objects'} <= set(row)
+        assert {'score', 'baseline', 'n', 'score_llm'} <= set(row)
     table = capsys.readouterr().out
     assert 'overall' in table and all(c in table for c in ('blind', 'baseline', 'gap'))
-    # choosing the objects' reading where it wins (validation data) rewrites the config
+    # the robot's own kinds, asked in everyday wording, are scored per kind beside them
     assert eval_cli.main(['--model', str(Path(cfg.out) / 'model'), '--data', str(dataset),
-                          '--limit', '12', '--quiet', '--no-blind', '--select-sources']) == 0
-    from geode_ros.model.geode import GeodeModel
-
-    chosen = GeodeModel.from_pretrained(Path(cfg.out) / 'model').config.objects
-    assert set(chosen.answer_from_objects) <= set(QUESTION_TYPES)
-    assert 'blind' not in capsys.readouterr().out.splitlines()[0]
+                          '--train-data', str(dataset), '--quiet', '--no-blind', '--types',
+                          *ROBOT_TYPES, '--json', str(out_json)]) == 0
+    result = json.loads(out_json.read_text())['scene']
+    assert 0.0 <= result['everyday'] <= 100.0 and result['baseline_everyday'] is not None
+    assert {k.split(':')[1] for k in result['per_type']} >= {'exists', 'list', 'direction'}
+    assert 'everyday (mean of kinds)' in capsys.readouterr().out
 
 
 def test_blind_samples_reach_the_model_without_points_or_images(dataset, tmp_path):

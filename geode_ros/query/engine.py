@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from geode_ros.errors import GeodeError
-from geode_ros.scene.baseline import GeometricBaseline
+from geode_ros.query.baseline import GeometricBaseline
 from geode_ros.scene.config import SceneConfig
 from geode_ros.scene.depth import depth_to_points
 from geode_ros.scene.geometry import check_pose, transform_points
@@ -29,6 +29,8 @@ from geode_ros.scene.types import (
     SceneReasoner,
     SceneSnapshot,
 )
+
+OPTICAL_FORWARD_AXIS = 2  # a camera optical frame looks along its z axis
 
 
 class SpatialQueryEngine:
@@ -51,6 +53,12 @@ class SpatialQueryEngine:
         self._queries = 0
         self._stamp = 0.0
         self._last_query_s = 0.0
+        self._sensor: tuple[float, np.ndarray, int] | None = None  # (stamp, pose, fwd axis)
+
+    def _note_sensor_locked(self, T: np.ndarray, stamp: float, forward_axis: int) -> None:
+        """Keep the newest sensor pose: where the robot is and looks, for its queries."""
+        if self._sensor is None or float(stamp) >= self._sensor[0]:
+            self._sensor = (float(stamp), np.array(T, np.float64), int(forward_axis))
 
     # ---------------------------------------------------------------- ingest
     def _check_frame_id(self, frame_id: str | None) -> None:
@@ -93,6 +101,8 @@ class SpatialQueryEngine:
             raise GeodeError(f'depth must be {want[:2]} uint16 millimetres or float32 metres, '
                              f'got {raw.shape} {raw.dtype}')
         fuse_all = self.config.fuse_all_frames if fuse_all is None else fuse_all
+        with self._lock:
+            self._note_sensor_locked(T, stamp, OPTICAL_FORWARD_AXIS)
         if not fuse_all:
             with self._lock:  # cheap early out: no copies for frames that are not keyframes
                 if not self._keyframes.should_insert(T):
@@ -131,8 +141,11 @@ class SpatialQueryEngine:
         return is_kf
 
     def ingest_points(self, xyz: np.ndarray, rgb: np.ndarray | None, T_world_sensor: np.ndarray,
-                      stamp: float = 0.0, frame_id: str | None = None) -> int:
-        """Fuse a sensor-frame cloud (e.g. PointCloud2); returns how many points were kept."""
+                      stamp: float = 0.0, frame_id: str | None = None,
+                      forward_axis: int = OPTICAL_FORWARD_AXIS) -> int:
+        """Fuse a sensor-frame cloud (e.g. PointCloud2); returns how many points were kept.
+        ``forward_axis``: the sensor axis it looks along (2: an optical frame's z, 0: x of a
+        REP 103 body frame), which is the robot's heading for its queries."""
         self._check_frame_id(frame_id)
         T = check_pose(T_world_sensor, 'T_world_sensor')
         pts = np.asarray(xyz)
@@ -147,6 +160,7 @@ class SpatialQueryEngine:
         colours = rgb[ok] if rgb is not None else None
         with self._lock:
             self._cloud.add(world, colours, float(stamp))
+            self._note_sensor_locked(T, stamp, forward_axis)
             self._clouds += 1
             self._stamp = max(self._stamp, float(stamp))
         return int(ok.sum())
@@ -157,7 +171,9 @@ class SpatialQueryEngine:
         originals = self._keyframes.keyframes()
         kfs = [Keyframe(kf.frame, kf.index, kf.features) for kf in originals]
         snap = SceneSnapshot(xyz, rgb, kfs, self.config.fixed_frame, self._stamp,
-                             self._cloud.first_stamps())
+                             point_stamps=self._cloud.stamps())
+        if self._sensor is not None:
+            snap.sensor_pose, snap.sensor_forward_axis = self._sensor[1].copy(), self._sensor[2]
         return snap, originals
 
     def snapshot(self) -> SceneSnapshot:
@@ -165,9 +181,15 @@ class SpatialQueryEngine:
         with self._lock:
             return self._snapshot_locked()[0]
 
-    def query(self, question: str) -> Answer:
-        """Answer ``question`` about the current memory; GeodeError on empty memory/question."""
-        if not isinstance(question, str) or not question.strip():
+    def query(self, question: Any) -> Answer:
+        """Answer ``question`` (text, or a ``geode_ros.query`` Program a planner built) about
+        the current memory; GeodeError on empty memory or an empty question."""
+        if isinstance(question, str):
+            if not question.strip():
+                raise GeodeError('question is empty: ask something like "how big is this '
+                                 'room?"')
+            question = question.strip()
+        elif question is None:
             raise GeodeError('question is empty: ask something like "how big is this room?"')
         t0 = time.perf_counter()
         with self._lock:
@@ -186,7 +208,7 @@ class SpatialQueryEngine:
                         if self._keyframes.generation == generation:
                             orig.features = kf.features
         t2 = time.perf_counter()
-        answer = reasoner.answer(question.strip(), snap)
+        answer = reasoner.answer(question, snap)
         t3 = time.perf_counter()
         answer.frame_id, answer.stamp = snap.frame_id, snap.stamp
         answer.timings = {**answer.timings, 'snapshot_s': t1 - t0, 'encode_s': t2 - t1,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from geode_ros.errors import GeodeError
+from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.scene.config import SceneConfig
-from geode_ros.scene.engine import SpatialQueryEngine
 from geode_ros.scene.types import Answer
 
 
