@@ -36,9 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--calibrate', action='store_true',
                         help="fit the model's temperature, score_threshold and confident_score "
                              'on these scenes and save them into --model (validation data only)')
-    parser.add_argument('--precision', type=float, default=0.85,
-                        help='--calibrate: score_threshold reaches this precision')
-    parser.add_argument('--confident-precision', type=float, default=0.95,
+    parser.add_argument('--precision', type=float, default=0.0,
+                        help='--calibrate: score_threshold reaches this precision (0: the '
+                             'score of best F1)')
+    parser.add_argument('--confident-precision', type=float, default=0.85,
                         help='--calibrate: confident_score reaches this precision')
     add_runtime_arguments(parser)
     parser.add_argument('--json', dest='json_out', default=None, help='write results here')

@@ -11,9 +11,10 @@ all made on validation data and written into the model's ``ObjectConfig``:
   (a fragment's box can miss, two fragments can both report one object), so the merged
   detections' scores get Platt scaling, sigmoid(a logit(p) + b), fitted to whether each
   validation detection was right: a score of 0.8 then means right about 80 % of the time.
-- ``score_threshold``: the lowest detection score at which the detections reach
-  ``precision`` (true positive = the right class at 3D IoU >= 0.25, each object matched
-  once); the threshold of best F1 when no threshold reaches it.
+- ``score_threshold``: the detection score of best F1 (true positive = the right class at
+  3D IoU >= 0.25, each object matched once), or with ``precision`` > 0 the lowest score
+  at which the detections reach it. Answers need recall as much as precision (a count or
+  a distance of a missed object is wrong too): on validation, F1 gave the best answers.
 - ``confident_score``: the lowest score above which detections reach
   ``confident_precision``; answers built on detections below it say they are unsure.
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 SCORE_FLOOR = 0.05  # detections are collected down to this score, then thresholded
 RELIABILITY_BINS = (0.05, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)
 MAX_TEMPERATURE = 20.0
+THRESHOLD_FLOOR = 0.1  # thresholds are chosen at or above this (calibrated) score
 # share of the recall at the floor score that a chosen threshold must keep (the shipped
 # threshold, the confident score): a threshold keeping a few lucky detections is no choice
 MIN_RECALL_SHARE = (0.5, 0.2)
@@ -213,8 +215,16 @@ def detection_report(model, store: SceneStore, scenes: list[str], iou: float = 0
             'confident_score': oc.confident_score}
 
 
-def calibrate(model, store: SceneStore, scenes: list[str], precision: float = 0.85,
-              confident_precision: float = 0.95) -> dict:
+def best_f1(scored: Scored, floor: float = THRESHOLD_FLOOR) -> float:
+    """The detection score at or above ``floor`` whose detections have the best F1."""
+    cands = np.unique(np.r_[floor, scored.scores[scored.scores >= floor]])
+    f1 = [2 * r['precision'] * r['recall'] / max(r['precision'] + r['recall'], 1e-9)
+          for r in (scored.at(t) for t in cands)]
+    return float(cands[int(np.argmax(f1))])
+
+
+def calibrate(model, store: SceneStore, scenes: list[str], precision: float = 0.0,
+              confident_precision: float = 0.85) -> dict:
     """Fit the temperature, then choose ``score_threshold`` and ``confident_score`` on
     ``scenes`` (validation data); set them on ``model.config.objects``."""
     oc = model.config.objects
@@ -230,8 +240,10 @@ def calibrate(model, store: SceneStore, scenes: list[str], precision: float = 0.
     ece_before = expected_calibration_error(scored)
     oc.score_calibration = fit_platt(scored.scores, scored.hits)
     scored.scores = calibrated(scored.scores, oc.score_calibration)
-    oc.score_threshold = choose_threshold(scored, precision, min_recall_share=MIN_RECALL_SHARE[0])
-    oc.confident_score = max(choose_threshold(scored, confident_precision,
+    oc.score_threshold = (choose_threshold(scored, precision, THRESHOLD_FLOOR,
+                                           min_recall_share=MIN_RECALL_SHARE[0])
+                          if precision > 0 else best_f1(scored))
+    oc.confident_score = max(choose_threshold(scored, confident_precision, THRESHOLD_FLOOR,
                                               min_recall_share=MIN_RECALL_SHARE[1],
                                               fallback='precision'), oc.score_threshold)
     model.train(was)

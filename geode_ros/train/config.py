@@ -50,10 +50,10 @@ class TrainConfig:
     calibrate: bool = field(default=True, metadata={
         'help': "at the end of the run, fit the object head's temperature, score_threshold "
                 'and confident_score on eval_data (validation scenes; train/calibrate.py)'})
-    calibration_precision: float = field(default=0.85, metadata={
+    calibration_precision: float = field(default=0.0, metadata={
         'help': 'score_threshold = the lowest score whose validation detections reach this '
-                'precision'})
-    confident_precision: float = field(default=0.95, metadata={
+                'precision; 0 = the score of best F1 (answers need recall too)'})
+    confident_precision: float = field(default=0.85, metadata={
         'help': 'confident_score = the lowest score whose validation detections reach this '
                 'precision'})
     steps: int = field(default=300, metadata={'help': 'optimizer steps'})
