@@ -40,6 +40,9 @@ class TrainConfig:
         'help': 'stage 2 also trains the DRM (the paper freezes it); see README, Training'})
     object_steps: int = field(default=0, metadata={
         'help': 'stage 1: steps of object supervision alone before the rationale steps'})
+    object_nocolor_share: float = field(default=0.0, metadata={
+        'help': "share of the object steps' scenes fed as point clouds without colour (a "
+                'depth-only sensor), so the detector also learns what geometry alone says'})
     refit_objects: bool = field(default=False, metadata={
         'help': "stage 2: first run the object steps on this run's data with this run's "
                 "proposal settings (retrain an existing model's detector for new sensing or "

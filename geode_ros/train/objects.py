@@ -37,9 +37,12 @@ def _one_record_per_scene(records: list[QARecord]) -> list[QARecord]:
 
 
 def pretrain_objects(model, store: SceneStore, records: list[QARecord], steps: int,
-                     scenes_per_step: int, lr: float, seed: int = 0, progress: bool = True
+                     scenes_per_step: int, lr: float, seed: int = 0, progress: bool = True,
+                     nocolor: SceneStore | None = None, nocolor_share: float = 0.0
                      ) -> list[float]:
-    """``steps`` AdamW steps of the object loss alone; returns the loss per step."""
+    """``steps`` AdamW steps of the object loss alone; returns the loss per step. A
+    ``nocolor_share`` of the scenes comes from ``nocolor`` (the same scenes replayed as
+    point clouds without colour), so the detector also learns what geometry alone says."""
     enc = model.drm.objects
     if enc is None or steps <= 0:
         return []
@@ -55,7 +58,9 @@ def pretrain_objects(model, store: SceneStore, records: list[QARecord], steps: i
     model.train()
     for step in tqdm(range(steps), desc='objects', unit='step', disable=not progress):
         pick = rng.choice(len(per_scene), min(scenes_per_step, len(per_scene)), replace=False)
-        samples = [store.sample(per_scene[i]) for i in pick]
+        grey = rng.random(len(pick)) < nocolor_share if nocolor is not None else [False] * len(
+            pick)
+        samples = [(nocolor if g else store).sample(per_scene[i]) for i, g in zip(pick, grey)]
         batch = prepare_batch(model, samples, stage=2, train=False, seed=step
                               ).to(model.device)
         o = batch.objects

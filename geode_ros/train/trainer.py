@@ -337,9 +337,12 @@ class Trainer:
                 self.model.drm.objects is None:
             return
         self._log({'step': 0, **self.detection_metrics()})
+        grey = (SceneStore(data_root(cfg.data), self.model, cfg.scene, inputs='points-nocolor')
+                if cfg.object_nocolor_share > 0 else None)
         losses = pretrain_objects(self.model, self.store, self.records, cfg.object_steps,
                                   cfg.object_scenes_per_step, cfg.object_lr, cfg.seed,
-                                  self.progress and self.rank == 0)
+                                  self.progress and self.rank == 0, grey,
+                                  cfg.object_nocolor_share)
         self.model.set_stage(cfg.stage, train_drm=cfg.stage2_trains_drm)
         log.info('object steps: loss %.3f -> %.3f', losses[0], np.mean(losses[-20:]))
         self._log({'step': 0, 'object_steps': len(losses), 'object_loss_first': losses[0],
