@@ -35,7 +35,7 @@ setup(
     entry_points={
         'console_scripts': [
             f'geode-{name}=geode_ros.cli.{name}:main'
-            for name in ('train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node')
+            for name in ('train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node', 'prepare')
         ],
     },
 )

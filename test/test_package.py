@@ -31,7 +31,7 @@ def test_setup_py_declares_every_console_script():
     text = (ROOT / 'setup.py').read_text()
     names = re.search(r'for name in \(([^)]*)\)', text).group(1)
     declared = {n.strip(" '") for n in names.split(',') if n.strip()}
-    assert declared == {'train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node'}
+    assert declared == {'train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node', 'prepare'}
 
 
 @pytest.mark.skipif(shutil.which('ruff', path=str(Path(sys.executable).parent)) is None,
@@ -43,7 +43,8 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize('name', ['train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node'])
+@pytest.mark.parametrize('name', ['train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node',
+                                  'prepare'])
 def test_every_console_script_reports_the_package_version(name, capsys):
     import importlib
 
@@ -52,6 +53,19 @@ def test_every_console_script_reports_the_package_version(name, capsys):
         module.main(['--version'])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip().endswith(geode_ros.__version__)
+
+
+@pytest.mark.parametrize('name', ['train', 'eval', 'synth', 'replay', 'demo', 'bench', 'node',
+                                  'prepare'])
+def test_every_console_script_explains_itself(name, capsys):
+    """--help renders (a stray '%' in a field's help text used to crash it)."""
+    import importlib
+
+    module = importlib.import_module(f'geode_ros.cli.{name}')
+    with pytest.raises(SystemExit) as exc:
+        module.main(['--help'])
+    assert exc.value.code == 0
+    assert 'usage:' in capsys.readouterr().out
 
 
 def test_bench_query_on_the_shipped_model_and_demo_scene(tmp_path):

@@ -23,6 +23,7 @@ import numpy as np
 from geode_ros.errors import GeodeError
 from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.scene.config import SceneConfig
+from geode_ros.scene.keyframes import FusedCloud
 from geode_ros.scene.rgbd_voxels import rgbd_voxel_downsample
 from geode_ros.scene.synthetic_room import synthetic_frames
 
@@ -161,7 +162,7 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
     engine = SpatialQueryEngine(cfg)
     base = synthetic_frames(16)
     frame_bytes = base[0].rgb.nbytes + base[0].depth.nbytes
-    cap = args.max_points * 64 + args.max_keyframes * frame_bytes
+    cap = args.max_points * (FusedCloud.BYTES_PER_VOXEL + 8) + args.max_keyframes * frame_bytes
     rss_start = _rss_bytes()
     warm = max(1, args.frames // 4)
     rss_warm = rss_start

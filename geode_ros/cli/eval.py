@@ -32,6 +32,11 @@ examples:
   geode-eval --model models/geode-tiny --data data/val --train-data data/train
   geode-eval --model DIR --data vsibench/test.jsonl --scenes vsibench/frames --json out.json
   geode-eval --model models/geode-tiny --data data/test --train-data data/train --no-blind
+  geode-eval --model models/geode-tiny --data data/test --no-blind --compare \
+      realistic=data/test_realistic heldout=data/test_heldout \
+      points=data/test_realistic@points points-nocolor=data/test_realistic@points-nocolor
+--compare columns are the same seeds rendered another way (geode-synth --sensing) or the
+same frames fed as point clouds only; a drop in a column is what that sensing costs.
 """
 
 
@@ -52,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--no-blind', action='store_true',
                         help='skip the blind run (the same questions without their scenes, '
                              'which shows how much of each score the question alone earns)')
+    parser.add_argument('--input', default='frames',
+                        choices=('frames', 'points', 'points-nocolor'),
+                        help='feed the scenes as RGB-D frames, or as point clouds only '
+                             '(PointCloud2-style, with or without colours, no keyframes)')
+    parser.add_argument('--compare', nargs='+', default=None, metavar='NAME=DIR[@INPUT]',
+                        help='also score the same questions on other renderings of the same '
+                             'scenes and print the columns side by side, e.g. realistic='
+                             'data/test_realistic points=data/test@points (see below)')
     add_model_arguments(parser)
     parser.add_argument('--json', default=None, help='write the results as JSON here')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -94,18 +107,36 @@ def _main(argv: list[str] | None) -> int:
         raise GeodeError('geode-eval scores a GEODE model: give --model DIR or a shipped name '
                          "(the geometric baseline is the table's baseline column already)")
     root = Path(args.scenes) if args.scenes else (data if data.is_dir() else data.parent)
-    store = SceneStore(root, model)
+    store = SceneStore(root, model, inputs=args.input)
     result = evaluate(model, records, store, args.batch_size, train, not args.quiet)
+    columns = _compare(args, model, records, train, result)
     blind = None if args.no_blind else evaluate(
         model, records, store, args.batch_size, train, not args.quiet, blind=True)
     print(format_table(result, blind))
+    if columns:
+        from geode_ros.train.robustness import format_columns
+
+        print(format_columns(columns))
     if args.json:
         out = {'scene': result.to_json(), 'blind': blind.to_json() if blind else None,
-               'baseline': result.baseline}
+               'baseline': result.baseline,
+               **({'columns': {k: v.to_json() for k, v in columns.items()}} if columns else {})}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=2) + '\n')
         log.info('wrote %s', args.json)
     return 0
+
+
+def _compare(args, model, records, train, result) -> dict:
+    """``--compare``: the main result as the first column, then one per NAME=DIR[@INPUT]."""
+    if not args.compare:
+        return {}
+    from geode_ros.train.robustness import evaluate_columns, parse_column
+
+    cols = [parse_column(spec) for spec in args.compare]
+    main = Path(args.data).name + ('' if args.input == 'frames' else f'@{args.input}')
+    return {main: result, **evaluate_columns(model, records, cols, args.batch_size, train,
+                                             not args.quiet)}
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@ headlight Lambert terms), with a checker pattern on the floor for texture.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -44,22 +44,33 @@ class RoomMesh:
     """A ray-casting scene plus per-geometry instance ids and albedo colours."""
 
     scene: o3d.t.geometry.RaycastingScene
-    instance: np.ndarray  # [G] int: object id, or FLOOR / WALL / CEILING
+    instance: np.ndarray  # [G] int: object id, or FLOOR / WALL / CEILING (< 0: not an object)
     albedo: np.ndarray  # [G, 3] float in 0..1
+    # [G] (instance, part index) of each geometry (part -1: structure or added extras)
+    part_owner: list[tuple[int, int]] = field(default_factory=list)
 
 
-def build_room_mesh(room: Room) -> RoomMesh:
-    """Triangulate the room structure and every object part into one RaycastingScene."""
+def _yaw_matrix(yaw: float) -> np.ndarray:
+    cy, sy = np.cos(yaw), np.sin(yaw)
+    return np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
+
+
+def build_room_mesh(room: Room, extras: list | None = None) -> RoomMesh:
+    """Triangulate the room structure and every object part into one RaycastingScene.
+    ``extras``: (Part, world position, yaw, instance) primitives added after the objects
+    (``materials.clutter``); they change no object's ground truth."""
     scene = o3d.t.geometry.RaycastingScene()
-    instance, albedo = [], []
+    instance, albedo, owner = [], [], []
 
-    def add(kind: str, center, size, rot: np.ndarray, offset: np.ndarray, inst: int, col):
+    def add(kind: str, center, size, rot: np.ndarray, offset: np.ndarray, inst: int, col,
+            part: int = -1):
         verts, tris = _unit_mesh(kind)
         v = (verts * np.asarray(size) + np.asarray(center)) @ rot.T + offset
         gid = scene.add_triangles(o3d.core.Tensor(v.astype(np.float32)), o3d.core.Tensor(tris))
         assert gid == len(instance)
         instance.append(inst)
         albedo.append(col)
+        owner.append((inst, part))
 
     W, L, H = room.size
     eye, zero = np.eye(3), np.zeros(3)
@@ -73,11 +84,12 @@ def build_room_mesh(room: Room) -> RoomMesh:
         add('box', (c[0], c[1], H / 2), (s[0], s[1], H + 2 * t), eye, zero, WALL,
             _STRUCTURE_COLORS[WALL])
     for obj in room.objects:
-        cy, sy = np.cos(obj.yaw), np.sin(obj.yaw)
-        rot = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
-        for p in obj.parts:
-            add(p.kind, p.center, p.size, rot, obj.position, obj.id, p.color)
-    return RoomMesh(scene, np.asarray(instance, dtype=np.int32), np.asarray(albedo))
+        rot = _yaw_matrix(obj.yaw)
+        for i, p in enumerate(obj.parts):
+            add(p.kind, p.center, p.size, rot, obj.position, obj.id, p.color, i)
+    for p, position, yaw, inst in extras or []:
+        add(p.kind, p.center, p.size, _yaw_matrix(yaw), position, inst, p.color)
+    return RoomMesh(scene, np.asarray(instance, dtype=np.int32), np.asarray(albedo), owner)
 
 
 def look_pose(eye: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -113,9 +125,8 @@ def trajectory(rng: np.random.Generator, room_size: np.ndarray, n: int) -> list[
     return poses
 
 
-def render(mesh: RoomMesh, K: CameraIntrinsics, T_world_cam: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Render one view: rgb [H, W, 3] uint8, depth [H, W] float32 m (0 = no hit), instance ids."""
+def _cast(mesh: RoomMesh, K: CameraIntrinsics, T_world_cam: np.ndarray) -> dict[str, np.ndarray]:
+    """Primary rays through every pixel centre: depth, geometry id, hit mask, normal, ray."""
     v, u = np.mgrid[0:K.height, 0:K.width].astype(np.float64)
     d_cam = np.stack([(u - K.cx) / K.fx, (v - K.cy) / K.fy, np.ones_like(u)], axis=-1)
     R, t = T_world_cam[:3, :3], T_world_cam[:3, 3]
@@ -126,8 +137,18 @@ def render(mesh: RoomMesh, K: CameraIntrinsics, T_world_cam: np.ndarray
     gid = hit['geometry_ids'].numpy().astype(np.int64)
     valid = np.isfinite(depth) & (gid < len(mesh.instance))
     gid = np.where(valid, gid, 0)
-    inst = np.where(valid, mesh.instance[gid], -1).astype(np.int32)
     normal = hit['primitive_normals'].numpy().astype(np.float64)
+    return {'depth': depth, 'gid': gid, 'valid': valid, 'normal': normal, 'ray': d_world,
+            'origin': t}
+
+
+def render(mesh: RoomMesh, K: CameraIntrinsics, T_world_cam: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Render one view: rgb [H, W, 3] uint8, depth [H, W] float32 m (0 = no hit), instance ids."""
+    c = _cast(mesh, K, T_world_cam)
+    depth, gid, valid, normal, d_world, t = (c[k] for k in ('depth', 'gid', 'valid', 'normal',
+                                                             'ray', 'origin'))
+    inst = np.where(valid, mesh.instance[gid], -1).astype(np.int32)
     view = -d_world / np.linalg.norm(d_world, axis=-1, keepdims=True)
     shade = (0.35 + 0.4 * np.abs(normal @ _LIGHT)
              + 0.25 * np.abs(np.einsum('hwk,hwk->hw', normal, view)))
@@ -140,3 +161,87 @@ def render(mesh: RoomMesh, K: CameraIntrinsics, T_world_cam: np.ndarray
     rgb = np.where(valid[..., None], np.clip(color * 255.0 + 0.5, 0, 255), 0).astype(np.uint8)
     depth = np.where(valid, depth, 0.0).astype(np.float32)
     return rgb, depth, inst
+
+
+@dataclass
+class Lights:
+    """A room's lighting: ambient, an unshadowed directional fill (window light) and
+    ceiling point lights with shadows and inverse-square falloff (uneven lighting)."""
+
+    ambient: np.ndarray  # [3] linear radiance
+    fill_dir: np.ndarray  # [3] unit vector towards the fill light
+    fill: np.ndarray  # [3]
+    points: np.ndarray  # [P, 3] positions
+    power: np.ndarray  # [P, 3] radiance at 1 m
+
+
+def sample_lights(rng: np.random.Generator, room_size: np.ndarray) -> Lights:
+    """Random warm / cool lights for a room of ``room_size`` (W, L, H)."""
+    W, L, H = (float(x) for x in room_size)
+
+    def tint() -> np.ndarray:
+        warm = rng.uniform(-1, 1)  # -1 cool .. +1 warm
+        return np.array([1 + 0.12 * warm, 1.0, 1 - 0.15 * warm])
+
+    elev, azim = rng.uniform(0.3, 1.1), rng.uniform(-np.pi, np.pi)
+    n = int(rng.integers(1, 3))
+    pts = np.stack([rng.uniform(0.2, 0.8, n) * W, rng.uniform(0.2, 0.8, n) * L,
+                    np.full(n, H - 0.05)], 1)
+    return Lights(rng.uniform(0.15, 0.3) * tint(),
+                  np.array([np.cos(elev) * np.cos(azim), np.cos(elev) * np.sin(azim),
+                            np.sin(elev)]),
+                  rng.uniform(0.1, 0.35) * tint(), pts,
+                  np.stack([rng.uniform(1.0, 2.5) * tint() for _ in range(n)]))
+
+
+def _occluded(mesh: RoomMesh, origin: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """[N] True where the segment origin -> to (both [N, 3]) hits geometry on its way."""
+    d = to - origin
+    rays = np.concatenate([origin + d * 1e-3, d], 1).astype(np.float32)
+    t = mesh.scene.cast_rays(o3d.core.Tensor(rays))['t_hit'].numpy()
+    return t < 0.995
+
+
+def render_lit(mesh: RoomMesh, look, lights: Lights, K: CameraIntrinsics,
+               T_world_cam: np.ndarray) -> dict[str, np.ndarray]:
+    """Physically plausible view for a sensor model (``sensing``): linear ``radiance``
+    [H, W, 3] (textures from ``look``, shadows, falloff, specular highlights), exact
+    ``depth`` (0 = no hit), ``instance`` ids, ``cos_view`` (|normal . view|) and ``albedo``
+    luminance; the sensor turns these into the images a camera would deliver."""
+    from geode_ros.data.materials import texture
+
+    c = _cast(mesh, K, T_world_cam)
+    depth, gid, valid, normal, ray = c['depth'], c['gid'], c['valid'], c['normal'], c['ray']
+    h, w = depth.shape
+    sel = valid.reshape(-1)
+    g = gid.reshape(-1)[sel]
+    p = c['origin'] + ray.reshape(-1, 3)[sel] * depth.reshape(-1)[sel, None]
+    view = -ray.reshape(-1, 3)[sel]
+    view /= np.linalg.norm(view, axis=1, keepdims=True)
+    n = normal.reshape(-1, 3)[sel]
+    n = np.where((np.einsum('nk,nk->n', n, view) < 0)[:, None], -n, n)  # face the camera
+    mix = texture(p, g, look)[:, None]
+    base = look.albedo[g] * (1 - mix) + look.albedo2[g] * mix
+    light = lights.ambient + lights.fill * np.clip(n @ lights.fill_dir, 0, None)[:, None]
+    spec = np.zeros((len(p), 3))
+    for pos, power in zip(lights.points, lights.power):
+        to = pos - p
+        dist2 = np.einsum('nk,nk->n', to, to)
+        ldir = to / np.sqrt(dist2)[:, None]
+        lit = ~_occluded(mesh, p + n * 0.01, np.broadcast_to(pos, p.shape))
+        fall = lit / (dist2 + 0.3)
+        light += power * (np.clip(np.einsum('nk,nk->n', n, ldir), 0, None) * fall)[:, None]
+        half = ldir + view
+        half /= np.linalg.norm(half, axis=1, keepdims=True)
+        spec += power * (look.gloss[g] * np.clip(np.einsum('nk,nk->n', n, half), 0, None) ** 32
+                         * fall)[:, None]
+    radiance = np.zeros((h * w, 3))
+    radiance[sel] = base * light + spec
+    cos_view = np.zeros(h * w)
+    cos_view[sel] = np.abs(np.einsum('nk,nk->n', n, view))
+    lum = np.zeros(h * w)
+    lum[sel] = base @ np.array([0.3, 0.59, 0.11])
+    return {'radiance': radiance.reshape(h, w, 3),
+            'depth': np.where(valid, depth, 0.0).astype(np.float32),
+            'instance': np.where(valid, mesh.instance[gid], -1).astype(np.int32),
+            'cos_view': cos_view.reshape(h, w), 'albedo': lum.reshape(h, w)}

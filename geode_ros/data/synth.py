@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from tqdm import tqdm
 
 from geode_ros.data.frames import write_frames_folder
 from geode_ros.data.qa import QARecord, save_qa
+from geode_ros.data.sensing import SENSING_MODES
 from geode_ros.errors import GeodeError
 from geode_ros.scene.types import CameraIntrinsics, RGBDFrame
 
@@ -36,6 +38,12 @@ log = logging.getLogger(__name__)
 
 MIN_VISIBLE_PIXELS = 8  # an object counts as seen in a frame from this many pixels
 FPS = 2.0  # nominal frame rate of the synthetic walk (stamps, intrinsics.json fps)
+SYNTH_SENSING = (*SENSING_MODES, 'mixed')
+MIXED_CLEAN_SHARE = 0.25  # 'mixed': this share of scenes clean, the rest realistic
+MIXED_STRENGTH = (0.5, 1.5)  # 'mixed': realistic scenes at this range x sensing_strength
+# seeded streams [seed, LOOK_STREAM + k] of appearance and sensor noise (k = 0..4), apart
+# from the layout's, the questions' and every other stream of a scene
+LOOK_STREAM = 21
 
 
 @dataclass
@@ -56,6 +64,17 @@ class SynthConfig:
     frames: int = field(default=32, metadata={'help': 'frames per scene trajectory'})
     hfov_deg: float = field(default=75.0, metadata={'help': 'horizontal field of view, degrees'})
     depth_scale: float = field(default=0.001, metadata={'help': 'metres per depth-PNG unit'})
+    sensing: str = field(default='clean', metadata={
+        'help': 'how the camera sees the room: clean (flat class colours, exact depth), '
+                'realistic (textured multi-colour materials, lights and shadows, a '
+                'Kinect-like RGB-D sensor with z^2 depth noise, holes, motion blur and pose '
+                'drift), mixed (for training: a quarter of the scenes clean, the rest '
+                'realistic at 0.5-1.5 x the strength) or heldout (a different, '
+                'RealSense-like stereo sensor and texture family: for evaluation only). '
+                'Geometry, ground truth and QA are the same in every mode (docs/sensing.md)'})
+    sensing_strength: float = field(default=1.0, metadata={
+        'help': 'scale of every sensor perturbation (noise, holes, blur, drift): 0 = ideal '
+                'sensor, 1 = nominal, 2 = poor; ignored when sensing is clean'})
 
     def validate(self) -> None:
         if (self.scenes < 0 or self.frames < 1 or self.questions_per_scene < 0
@@ -67,6 +86,11 @@ class SynthConfig:
             raise GeodeError(f'hfov_deg must be within 10..150, got {self.hfov_deg}')
         if self.depth_scale <= 0:
             raise GeodeError('depth_scale must be positive')
+        if self.sensing not in SYNTH_SENSING:
+            raise GeodeError(f'sensing must be one of {", ".join(SYNTH_SENSING)}, '
+                             f'got {self.sensing!r}')
+        if not 0.0 <= self.sensing_strength <= 5.0:
+            raise GeodeError(f'sensing_strength must be within 0..5, got {self.sensing_strength}')
 
     def intrinsics(self) -> CameraIntrinsics:
         fx = self.width / 2.0 / np.tan(np.deg2rad(self.hfov_deg) / 2.0)
@@ -88,25 +112,72 @@ def _write_frames(out_dir: Path, K: CameraIntrinsics, frames: list[tuple], scale
         cv2.imwrite(str(out_dir / f'frame-{i:06d}.instance.png'), ids)
 
 
+def scene_sensing(cfg: SynthConfig, seed: int) -> tuple[str, float]:
+    """(mode, strength) of one scene: the configured ones, or for 'mixed' a per-scene draw
+    from its own seeded stream (clean, or realistic at a random strength)."""
+    if cfg.sensing != 'mixed':
+        return cfg.sensing, cfg.sensing_strength
+    r = np.random.default_rng([seed, LOOK_STREAM + 4])
+    if r.random() < MIXED_CLEAN_SHARE:
+        return 'clean', 0.0
+    return 'realistic', float(cfg.sensing_strength * r.uniform(*MIXED_STRENGTH))
+
+
+def _camera(mode: str, strength: float, cfg: SynthConfig, room, seed: int) -> Callable:
+    """The view function of a scene: it maps a true camera pose to
+    (rgb, depth, instance ids, reported pose). Clean mode renders flat colours with exact
+    depth and pose; the other modes dress the room (``materials``) and pass every view
+    through their sensor model (``sensing``). Appearance and sensor noise draw from their
+    own seeded streams, so the layout, the camera path and the ground truth do not depend
+    on the mode."""
+    from geode_ros.data.render import build_room_mesh, render, render_lit, sample_lights
+
+    K = cfg.intrinsics()
+    if mode == 'clean':
+        mesh = build_room_mesh(room)
+
+        def view(T):
+            rgb, depth, inst = render(mesh, K, T)
+            return rgb, depth, inst, T
+        return view
+    from geode_ros.data.materials import clutter, dress, extra_parts
+    from geode_ros.data.sensing import make_sensor
+
+    heldout = mode == 'heldout'
+    look_rng = np.random.default_rng([seed, LOOK_STREAM + (2 if heldout else 0)])
+    mesh = build_room_mesh(room, extra_parts(clutter(room, look_rng)))
+    look = dress(room, mesh.part_owner, look_rng, 'heldout' if heldout else 'train')
+    lights = sample_lights(look_rng, room.size)
+    sensor = make_sensor(mode, K, strength,
+                         np.random.default_rng([seed, LOOK_STREAM + (3 if heldout else 1)]))
+
+    def view(T):
+        lit = render_lit(mesh, look, lights, K, T)
+        rgb, depth, pose = sensor.capture(lit, T)
+        return rgb, depth, lit['instance'], pose
+    return view
+
+
 def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tuple]]:
-    """Lay out and render scene ``index``: (scene.json dict, [(rgb, depth, inst, T)])."""
-    from geode_ros.data.render import build_room_mesh, render, trajectory
+    """Lay out and render scene ``index``: (scene.json dict, [(rgb, depth, inst, T)]);
+    T is the pose the camera reports (exact in clean mode)."""
+    from geode_ros.data.render import trajectory
     from geode_ros.data.scene_layout import generate_layout
 
     seed = cfg.seed + index
     rng = np.random.default_rng(seed)
     room = generate_layout(rng)
-    mesh = build_room_mesh(room)
-    K = cfg.intrinsics()
-    frames, visibility, first_seen = [], [], {}
+    mode, strength = scene_sensing(cfg, seed)
+    view = _camera(mode, strength, cfg, room, seed)
+    frames, visibility, first_seen, T = [], [], {}, np.eye(4)
     for i, T in enumerate(trajectory(rng, room.size, cfg.frames)):
-        rgb, depth, inst = render(mesh, K, T)
+        rgb, depth, inst, pose = view(T)
         ids, counts = np.unique(inst[inst >= 0], return_counts=True)
         pixels = {int(k): int(c) for k, c in zip(ids, counts) if c >= MIN_VISIBLE_PIXELS}
         visibility.append({'frame': i, 'pixels': {str(k): c for k, c in pixels.items()}})
         for k in pixels:
             first_seen.setdefault(k, i)
-        frames.append((rgb, depth, inst, T))
+        frames.append((rgb, depth, inst, pose))
     W, L, H = (float(v) for v in room.size)
     meta = {
         'scene': scene_name(index),
@@ -117,9 +188,11 @@ def render_scene(index: int, cfg: SynthConfig) -> tuple[dict[str, Any], list[tup
                     for o in room.objects],
         'num_frames': len(frames),
         'fps': FPS,
-        'robot_pose': frames[-1][3].tolist(),  # the camera at the last frame: the robot
+        'robot_pose': T.tolist(),  # the camera at the last frame: the robot (true pose)
         'visibility': visibility,
     }
+    if mode != 'clean':
+        meta['sensing'] = {'mode': mode, 'strength': strength}
     return meta, frames
 
 

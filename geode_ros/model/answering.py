@@ -36,7 +36,9 @@ NEVER_ESTIMATED = ('count', 'where', 'exists')
 
 
 def _stamp(index: float, stamps: list[float]) -> float:
-    if not math.isfinite(index) or not stamps:
+    if not stamps:  # no keyframes (point clouds only): the proposals' seen values are stamps
+        return float(index) if math.isfinite(index) else math.nan
+    if not math.isfinite(index):
         return math.nan
     i = int(index)
     return float(stamps[i]) if 0 <= i < len(stamps) else math.nan
@@ -104,7 +106,8 @@ class SceneAnswering:
                 len(pts) and now - cached[2] < self.config.objects.proposal_refresh_s)):
             return cached[1]  # the same cloud, or a live cloud updated a moment ago
         props = propose_objects(pts, snapshot.colors, self.config.objects.proposals)
-        props.first_seen, props.last_seen = seen_range(props, snapshot.keyframes)
+        props.first_seen, props.last_seen = seen_range(props, snapshot.keyframes,
+                                                       snapshot.point_stamps)
         self._proposal_cache = (key, props, now)
         return props
 

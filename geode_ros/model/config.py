@@ -84,7 +84,20 @@ class ObjectConfig:
                 'node sets it: proposals of a large cloud take 0.1-0.3 s); 0 = recompute '
                 'whenever the cloud changed'})
     score_threshold: float = field(default=0.5, metadata={
-        'help': 'a merged detection needs this class probability'})
+        'help': 'a merged detection needs this class probability (after the temperature); '
+                'chosen on validation data by calibration (geode-train with eval_data, or '
+                'geode-bench proposals --calibrate)'})
+    temperature: float = field(default=1.0, metadata={
+        'help': 'class logits are divided by this before the softmax, fitted on validation '
+                'proposals so that a detection score is the probability it is right'})
+    score_calibration: tuple[float, ...] = field(default=(1.0, 0.0), metadata={
+        'help': 'a, b: a detection scores sigmoid(a logit(p) + b), p its (tempered) class '
+                'probability; fitted on validation detections so that a score is how often '
+                'such a detection is right (the right class at IoU >= 0.25); (1, 0) = p'})
+    confident_score: float = field(default=0.7, metadata={
+        'help': 'detections scoring below this are low-confidence (answers built on them '
+                'say so); chosen on validation as the score above which detections reach '
+                'the calibration precision for confident ones'})
     merge_iou: float = field(default=0.1, metadata={
         'help': 'same-class detections whose predicted boxes overlap by more than this IoU '
                 '(or touch, see merge_gap_m) are one object'})

@@ -194,6 +194,23 @@ def object_loss(cfg: ObjectConfig, logits: torch.Tensor, deltas: torch.Tensor,
     return ce, box
 
 
+def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax probabilities [..., C] re-tempered: softmax(logits / T) from softmax(logits)."""
+    logp = np.log(np.clip(probs, 1e-30, None)) / max(float(temperature), 1e-6)
+    logp -= logp.max(-1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(-1, keepdims=True)
+
+
+def calibrated(p: np.ndarray, calibration: tuple[float, ...]) -> np.ndarray:
+    """sigmoid(a logit(p) + b): a detection's probability of being right (Platt scaling)."""
+    a, b = (float(v) for v in calibration)
+    if a == 1.0 and b == 0.0:
+        return p
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    return 1.0 / (1.0 + np.exp(-(a * np.log(q / (1 - q)) + b)))
+
+
 def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndarray,
                      first_seen: np.ndarray, cfg: ObjectConfig,
                      last_seen: np.ndarray | None = None) -> list[Detection]:
@@ -204,15 +221,21 @@ def merge_detections(classes: tuple[str, ...], probs: np.ndarray, boxes: np.ndar
     the same class joins it (a fragment of that object), else it starts a new detection
     when its probability reaches ``score_threshold``. A detection's box and score are
     those of its most confident member; it is first (last) seen when any member is.
+    ``probs`` are softmax probabilities; the calibration ``temperature`` is applied here
+    (softmax(l / T) is softmax(l) ** (1 / T), renormalised), and a detection's score is its
+    class probability through ``score_calibration`` (monotone: the order is unchanged).
     """
     if last_seen is None:
         last_seen = np.full(len(probs), -np.inf)
     bg = len(classes)
+    if len(probs) and cfg.temperature != 1.0:
+        probs = tempered(probs, cfg.temperature)
     label = probs[:, :bg].argmax(1) if len(probs) else np.zeros(0, np.int64)
-    score = probs[np.arange(len(probs)), label] if len(probs) else np.zeros(0)
+    raw = probs[np.arange(len(probs)), label] if len(probs) else np.zeros(0)
+    score = calibrated(raw, cfg.score_calibration)
     out: list[Detection] = []
-    for i in np.argsort(-score, kind='stable'):
-        if score[i] < cfg.score_threshold or probs[i, bg] > score[i]:
+    for i in np.argsort(-raw, kind='stable'):
+        if score[i] < cfg.score_threshold or probs[i, bg] > raw[i]:
             continue
         name = classes[label[i]]
         b = Box3D(name, boxes[i, :3], boxes[i, 3:6], float(boxes[i, 6]))

@@ -135,7 +135,7 @@ class SpatialQueryEngine:
                                    c.min_depth_m, c.max_depth_m, c.depth_stride)
         features = encode(frame) if (is_kf and encode is not None) else None
         with self._lock:
-            self._cloud.add(xyz, rgb)
+            self._cloud.add(xyz, rgb, frame.stamp)
             if is_kf:
                 self._keyframes.add(frame, features, generation, encode_now=False)
         return is_kf
@@ -159,7 +159,7 @@ class SpatialQueryEngine:
         world = transform_points(T, pts[ok])
         colours = rgb[ok] if rgb is not None else None
         with self._lock:
-            self._cloud.add(world, colours)
+            self._cloud.add(world, colours, float(stamp))
             self._note_sensor_locked(T, stamp, forward_axis)
             self._clouds += 1
             self._stamp = max(self._stamp, float(stamp))
@@ -170,7 +170,8 @@ class SpatialQueryEngine:
         xyz, rgb = self._cloud.points()
         originals = self._keyframes.keyframes()
         kfs = [Keyframe(kf.frame, kf.index, kf.features) for kf in originals]
-        snap = SceneSnapshot(xyz, rgb, kfs, self.config.fixed_frame, self._stamp)
+        snap = SceneSnapshot(xyz, rgb, kfs, self.config.fixed_frame, self._stamp,
+                             point_stamps=self._cloud.stamps())
         if self._sensor is not None:
             snap.sensor_pose, snap.sensor_forward_axis = self._sensor[1].copy(), self._sensor[2]
         return snap, originals

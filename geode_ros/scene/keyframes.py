@@ -114,13 +114,18 @@ class FusedCloud:
     in it. Beyond ``max_points`` voxels the least recently observed ones are dropped
     (not re-voxelised coarser), pruning down to 90% of the cap so it happens rarely:
     the area the robot sees now stays at full resolution, and memory is bounded by
-    ``max_points`` x 56 bytes (44 B of per-voxel slots + a 12 B key -> slot index).
+    ``max_points`` x 72 bytes (60 B of per-voxel slots + a 12 B key -> slot index).
+    Each voxel also keeps the stamps of the frames or clouds that first and last observed
+    it, so a scene seen only as point clouds (no keyframes) still says when each part was
+    first and last seen (``stamps``).
 
     Voxels live in slots (pruned ones become holes that new voxels reuse); lookups go
     through a sorted (key, slot) index plus a small sorted delta of recent inserts,
     merged into the index in O(M) only once it reaches 1/8 of it, so a frame costs
     O(frame + log M) amortised, not an O(M) ``np.insert`` of every array.
     """
+
+    BYTES_PER_VOXEL = 72  # the memory bound per voxel of the cap (see above)
 
     def __init__(self, voxel: float, max_points: int) -> None:
         if not voxel > 0 or max_points < 1:
@@ -136,12 +141,14 @@ class FusedCloud:
         self._csum = np.zeros((0, 3), np.float32)
         self._count = np.zeros(0, np.float32)  # 0 marks a hole
         self._seen = np.zeros(0, np.int32)
+        self._first = np.zeros(0, np.float64)  # stamp of the first observation
+        self._last = np.zeros(0, np.float64)  # stamp of the latest observation
         self._free = np.zeros(0, np.int32)  # holes left by pruning
         self._ikey, self._islot = np.zeros(0, np.int64), np.zeros(0, np.int32)  # sorted index
         self._dkey, self._dslot = np.zeros(0, np.int64), np.zeros(0, np.int32)  # sorted delta
 
     def _slots(self) -> tuple[np.ndarray, ...]:
-        return self._sum, self._csum, self._count, self._seen
+        return self._sum, self._csum, self._count, self._seen, self._first, self._last
 
     def _grow(self, need: int) -> None:
         """Room for ``need`` slots: 1.5x growth, never past the cap."""
@@ -151,7 +158,7 @@ class FusedCloud:
             b = np.zeros((cap, *a.shape[1:]), a.dtype)
             b[:self._n] = a[:self._n]
             grown.append(b)
-        self._sum, self._csum, self._count, self._seen = grown
+        self._sum, self._csum, self._count, self._seen, self._first, self._last = grown
 
     def __len__(self) -> int:
         return self._n - int(self._free.size)
@@ -178,8 +185,10 @@ class FusedCloud:
             slot[hit] = islot[pos[hit]]
         return slot
 
-    def add(self, xyz: np.ndarray, rgb: np.ndarray | None) -> None:
-        """Fuse [N, 3] points (fixed frame) with optional [N, 3] uint8 colours."""
+    def add(self, xyz: np.ndarray, rgb: np.ndarray | None, stamp: float | None = None) -> None:
+        """Fuse [N, 3] points (fixed frame) with optional [N, 3] uint8 colours; ``stamp``
+        (seconds) is recorded on the voxels this call creates and observes (None: the
+        call's count)."""
         if xyz.shape[0] == 0:
             return
         if rgb is None:
@@ -204,11 +213,13 @@ class FusedCloud:
         self._csum[h] += csum[hit]
         self._count[h] += cnt[hit]
         self._seen[h] = self._tick
+        when = float(self._tick if stamp is None else stamp)
+        self._last[h] = np.maximum(self._last[h], when)
         miss = ~hit
-        self._insert(ukeys[miss], psum[miss], csum[miss], cnt[miss])
+        self._insert(ukeys[miss], psum[miss], csum[miss], cnt[miss], when)
 
     def _insert(self, keys: np.ndarray, psum: np.ndarray, csum: np.ndarray,
-                cnt: np.ndarray) -> None:
+                cnt: np.ndarray, stamp: float) -> None:
         """New voxels (sorted keys) into holes, then fresh slots; prune first when over the cap."""
         target = int(self.max_points * 0.9)
         if len(self) + keys.size > self.max_points:
@@ -225,6 +236,8 @@ class FusedCloud:
         self._n = n + fresh
         self._sum[slots], self._csum[slots], self._count[slots] = psum, csum, cnt
         self._seen[slots] = self._tick
+        self._first[slots] = stamp
+        self._last[slots] = stamp
         self._dkey, self._dslot = _merge(self._dkey, self._dslot, keys, slots)
         if self._dkey.size > max(4096, self._ikey.size // 8):
             self._ikey, self._islot = _merge(self._ikey, self._islot, self._dkey, self._dslot)
@@ -256,3 +269,9 @@ class FusedCloud:
         xyz = (self._sum[:self._n][live] / c).astype(np.float32)
         rgb = np.clip(np.rint(self._csum[:self._n][live] / c), 0, 255).astype(np.uint8)
         return xyz, rgb
+
+    def stamps(self) -> np.ndarray:
+        """[M, 2] stamps at which each voxel of ``points()`` (same order) was first and last
+        observed."""
+        live = self._count[:self._n] > 0
+        return np.stack([self._first[:self._n][live], self._last[:self._n][live]], 1)

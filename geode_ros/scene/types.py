@@ -124,7 +124,9 @@ class SceneSnapshot:
     """A consistent, read-only view of scene memory handed to the reasoner.
 
     ``points`` [N, 3] float32 and ``colors`` [N, 3] uint8 are the fused cloud in
-    the fixed frame; ``keyframes`` oldest first.
+    the fixed frame; ``keyframes`` oldest first; ``point_stamps`` [N, 2] the stamps at
+    which each point's voxel was first and last observed (when an object was first / last
+    seen, for input with no keyframes: point clouds only).
     """
 
     points: np.ndarray
@@ -134,6 +136,7 @@ class SceneSnapshot:
     stamp: float
     sensor_pose: np.ndarray | None = None  # [4, 4] latest sensor pose (the robot's view)
     sensor_forward_axis: int = 2  # the sensor axis it looks along (2: optical z)
+    point_stamps: np.ndarray | None = None  # [N, 2] first / last stamp each voxel was seen
 
 
 @runtime_checkable

@@ -40,9 +40,25 @@ class TrainConfig:
         'help': 'stage 2 also trains the DRM (the paper freezes it); see README, Training'})
     object_steps: int = field(default=0, metadata={
         'help': 'stage 1: steps of object supervision alone before the rationale steps'})
+    object_nocolor_share: float = field(default=0.0, metadata={
+        'help': "share of the object steps' scenes fed as point clouds without colour (a "
+                'depth-only sensor), so the detector also learns what geometry alone says'})
+    refit_objects: bool = field(default=False, metadata={
+        'help': "stage 2: first run the object steps on this run's data with this run's "
+                "proposal settings (retrain an existing model's detector for new sensing or "
+                'new data; with --steps 0 nothing else trains)'})
     object_lr: float = field(default=3e-3, metadata={'help': 'peak LR of the object steps'})
     object_scenes_per_step: int = field(default=16, metadata={
         'help': 'scenes per object step (every proposal of each is supervised)'})
+    calibrate: bool = field(default=True, metadata={
+        'help': "at the end of the run, fit the object head's temperature, score_threshold "
+                'and confident_score on eval_data (validation scenes; train/calibrate.py)'})
+    calibration_precision: float = field(default=0.0, metadata={
+        'help': 'score_threshold = the lowest score whose validation detections reach this '
+                'precision; 0 = the score of best F1 (answers need recall too)'})
+    confident_precision: float = field(default=0.85, metadata={
+        'help': 'confident_score = the lowest score whose validation detections reach this '
+                'precision'})
     steps: int = field(default=300, metadata={'help': 'optimizer steps'})
     batch_size: int = field(default=8, metadata={'help': 'samples per micro-batch'})
     grad_accum: int = field(default=1, metadata={'help': 'micro-batches per optimizer step'})

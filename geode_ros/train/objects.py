@@ -37,9 +37,12 @@ def _one_record_per_scene(records: list[QARecord]) -> list[QARecord]:
 
 
 def pretrain_objects(model, store: SceneStore, records: list[QARecord], steps: int,
-                     scenes_per_step: int, lr: float, seed: int = 0, progress: bool = True
+                     scenes_per_step: int, lr: float, seed: int = 0, progress: bool = True,
+                     nocolor: SceneStore | None = None, nocolor_share: float = 0.0
                      ) -> list[float]:
-    """``steps`` AdamW steps of the object loss alone; returns the loss per step."""
+    """``steps`` AdamW steps of the object loss alone; returns the loss per step. A
+    ``nocolor_share`` of the scenes comes from ``nocolor`` (the same scenes replayed as
+    point clouds without colour), so the detector also learns what geometry alone says."""
     enc = model.drm.objects
     if enc is None or steps <= 0:
         return []
@@ -55,7 +58,9 @@ def pretrain_objects(model, store: SceneStore, records: list[QARecord], steps: i
     model.train()
     for step in tqdm(range(steps), desc='objects', unit='step', disable=not progress):
         pick = rng.choice(len(per_scene), min(scenes_per_step, len(per_scene)), replace=False)
-        samples = [store.sample(per_scene[i]) for i in pick]
+        grey = rng.random(len(pick)) < nocolor_share if nocolor is not None else [False] * len(
+            pick)
+        samples = [(nocolor if g else store).sample(per_scene[i]) for i, g in zip(pick, grey)]
         batch = prepare_batch(model, samples, stage=2, train=False, seed=step
                               ).to(model.device)
         o = batch.objects
@@ -90,6 +95,26 @@ def average_precision(scores: list[float], hits: list[bool], n_gt: int) -> float
     return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
 
 
+def match_scene(dets: list, gts: list[Box3D], iou: float = 0.25) -> list[tuple[str, float, bool]]:
+    """(label, score, hit) per detection of one scene: greedily by score, a detection hits
+    the unmatched ground-truth object of its class it overlaps most at >= ``iou`` (3D IoU);
+    a second detection of a matched object is a false positive."""
+    used: set[int] = set()
+    out = []
+    for d in sorted(dets, key=lambda d: -d.score):
+        best, best_iou = None, iou
+        for j, g in enumerate(gts):
+            if j in used or g.label != d.label:
+                continue
+            v = box_iou_3d(d.as_box3d(), g)
+            if v >= best_iou:
+                best, best_iou = j, v
+        if best is not None:
+            used.add(best)
+        out.append((d.label, float(d.score), best is not None))
+    return out
+
+
 def detection_ap(detections: list[list], ground_truth: list[list[Box3D]], iou: float = 0.25
                  ) -> dict[str, float]:
     """Per-class AP at ``iou`` over scenes, and their mean as ``mAP``."""
@@ -97,19 +122,9 @@ def detection_ap(detections: list[list], ground_truth: list[list[Box3D]], iou: f
     for dets, gts in zip(detections, ground_truth):
         for g in gts:
             n_gt[g.label] += 1
-        used: set[int] = set()
-        for d in sorted(dets, key=lambda d: -d.score):
-            best, best_iou = None, iou
-            for j, g in enumerate(gts):
-                if j in used or g.label != d.label:
-                    continue
-                v = box_iou_3d(d.as_box3d(), g)
-                if v >= best_iou:
-                    best, best_iou = j, v
-            if best is not None:
-                used.add(best)
-            scores[d.label].append(d.score)
-            hits[d.label].append(best is not None)
+        for label, score, hit in match_scene(dets, gts, iou):
+            scores[label].append(score)
+            hits[label].append(hit)
     ap = {c: average_precision(scores[c], hits[c], n) for c, n in n_gt.items()}
     out = {c: 100.0 * v for c, v in sorted(ap.items())}
     out['mAP'] = float(np.nanmean(list(out.values()))) if out else float('nan')

@@ -21,6 +21,7 @@ from geode_ros.model.batch import GeodeSample, KeyframeFeatures
 from geode_ros.model.objects import assign_targets
 from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.scene.config import SceneConfig
+from geode_ros.scene.depth import depth_to_points
 from geode_ros.scene.proposals import Proposals, propose_objects, seen_range
 from geode_ros.scene.types import Box3D, SceneSnapshot
 
@@ -32,11 +33,29 @@ def question_with_options(record: QARecord) -> str:
     return record.question.strip()
 
 
-def replay_scene(folder: str | Path, config: SceneConfig | None = None) -> SceneSnapshot:
-    """Feed every frame of a frames folder through a fresh engine; return its snapshot."""
-    engine = SpatialQueryEngine(config or SceneConfig())
+# How a scene reaches the engine: RGB-D frames, or only the point clouds a depth driver or
+# lidar would publish (PointCloud2 in the sensor frame, with or without colours).
+INPUTS: tuple[str, ...] = ('frames', 'points', 'points-nocolor')
+
+
+def replay_scene(folder: str | Path, config: SceneConfig | None = None,
+                 inputs: str = 'frames') -> SceneSnapshot:
+    """Feed every frame of a frames folder through a fresh engine; return its snapshot.
+    ``inputs`` 'points' / 'points-nocolor' feed each frame as a cloud instead (depth
+    back-projected in the camera frame with the engine's stride, the pose and stamp of the
+    frame; no keyframes): what the node sees from a ``PointCloud2``-only sensor."""
+    if inputs not in INPUTS:
+        raise GeodeError(f'inputs must be one of {", ".join(INPUTS)}, got {inputs!r}')
+    config = config or SceneConfig()
+    engine = SpatialQueryEngine(config)
     for frame in FramesFolder(folder):
-        engine.ingest_frame(frame)
+        if inputs == 'frames':
+            engine.ingest_frame(frame)
+            continue
+        xyz, rgb = depth_to_points(frame.depth, frame.intrinsics, None, frame.rgb,
+                                   config.min_depth_m, config.max_depth_m, config.depth_stride)
+        engine.ingest_points(xyz, rgb if inputs == 'points' else None, frame.T_world_cam,
+                             frame.stamp)
     return engine.snapshot()
 
 
@@ -82,10 +101,14 @@ class SceneInputs:
 class SceneStore:
     """Lazily replays and encodes scenes of a dataset root, once each."""
 
-    def __init__(self, root: str | Path, model, config: SceneConfig | None = None) -> None:
+    def __init__(self, root: str | Path, model, config: SceneConfig | None = None,
+                 inputs: str = 'frames') -> None:
+        if inputs not in INPUTS:
+            raise GeodeError(f'inputs must be one of {", ".join(INPUTS)}, got {inputs!r}')
         self.root = Path(root)
         self.model = model
         self.config = config or SceneConfig()
+        self.inputs = inputs
         self._cache: dict[str, SceneInputs] = {}
 
     def __len__(self) -> int:
@@ -96,7 +119,7 @@ class SceneStore:
             folder = self.root / scene
             if not folder.is_dir():
                 raise GeodeError(f'scene folder {folder} not found (QA record scene={scene!r})')
-            snap = replay_scene(folder, self.config)
+            snap = replay_scene(folder, self.config, self.inputs)
             # The model reads at most max_keyframes evenly spaced keyframes: encode only those.
             keep = _evenly_spaced(len(snap.keyframes), self.model.config.max_keyframes)
             feats = [self.model.encode_keyframe(snap.keyframes[i].frame) for i in keep]
@@ -107,12 +130,19 @@ class SceneStore:
             if ocfg.enabled:
                 inputs.proposals = propose_objects(snap.points, snap.colors, ocfg.proposals)
                 p = inputs.proposals
-                p.first_seen, p.last_seen = seen_range(p, snap.keyframes)
+                p.first_seen, p.last_seen = seen_range(p, snap.keyframes, snap.point_stamps)
                 gt = scene_objects(folder)
                 if gt is not None and ocfg.classes:
                     inputs.object_targets = assign_targets(inputs.proposals, gt, ocfg.classes)
             self._cache[scene] = inputs
         return self._cache[scene]
+
+    def scene_sample(self, scene: str) -> GeodeSample:
+        """A sample of the scene alone, for detection (a grounding prompt, no target)."""
+        inputs = self.get(scene)
+        return GeodeSample('Where is the object?', inputs.points, inputs.colors,
+                           list(inputs.keyframes), qtype='grounding_3d',
+                           proposals=inputs.proposals, object_targets=inputs.object_targets)
 
     def sample(self, record: QARecord) -> GeodeSample:
         """The model sample of one record (targets filled from the record)."""

@@ -126,6 +126,8 @@ def load_stage2_init(cfg: TrainConfig, path: str | Path) -> GeodeModel:
     elif want.use_drm and not mc.use_drm:
         log.warning('%s was trained without the DRM (use_drm=False); it stays off', path)
     mc.lora, mc.numeric_output = want.lora, want.numeric_output
+    if cfg.refit_objects:  # the detector retrains on this run's proposals
+        mc.objects.proposals = want.objects.proposals
     mc.use_drm = mc.use_drm and want.use_drm
     for name in ('reg_loss_weight', 'box_loss_weight', 'box_iou_weight', 'value_hist_weight',
                  'value_decode'):  # this run's losses and decoding
@@ -331,17 +333,31 @@ class Trainer:
         from geode_ros.train.objects import pretrain_objects
 
         cfg = self.cfg
-        if cfg.stage != 1 or not cfg.object_steps or self.model.drm.objects is None:
+        if (cfg.stage != 1 and not cfg.refit_objects) or not cfg.object_steps or \
+                self.model.drm.objects is None:
             return
         self._log({'step': 0, **self.detection_metrics()})
+        grey = (SceneStore(data_root(cfg.data), self.model, cfg.scene, inputs='points-nocolor')
+                if cfg.object_nocolor_share > 0 else None)
         losses = pretrain_objects(self.model, self.store, self.records, cfg.object_steps,
                                   cfg.object_scenes_per_step, cfg.object_lr, cfg.seed,
-                                  self.progress and self.rank == 0)
+                                  self.progress and self.rank == 0, grey,
+                                  cfg.object_nocolor_share)
         self.model.set_stage(cfg.stage, train_drm=cfg.stage2_trains_drm)
         log.info('object steps: loss %.3f -> %.3f', losses[0], np.mean(losses[-20:]))
         self._log({'step': 0, 'object_steps': len(losses), 'object_loss_first': losses[0],
                    'object_loss_last': float(np.mean(losses[-20:])),
                    **self.detection_metrics()})
+
+    def calibrate(self) -> None:
+        """The object head's temperature and thresholds, chosen on the validation scenes."""
+        from geode_ros.train.calibrate import calibrate, scenes_of
+
+        c = self.cfg
+        if c.calibrate and self.eval_records and self.model.drm.objects is not None:
+            self._log({'step': self.step, 'calibration': calibrate(
+                self.model, self.eval_store, scenes_of(self.eval_records),
+                c.calibration_precision, c.confident_precision)})
 
     @torch.no_grad()
     def run_eval(self) -> dict:
@@ -412,6 +428,7 @@ class Trainer:
         final = self.out / 'model'
         if self.rank == 0:
             self.model.eval()
+            self.calibrate()
             save_pretrained(self.model, final)
             (self.out / 'train_config.json').write_text(json.dumps(to_dict(cfg), indent=2))
         return final

@@ -64,6 +64,16 @@ def test_fused_cloud_matches_reference_means_over_many_frames():
     assert np.abs(got[:, 3:] - np.rint(ref[:, 3:])).max() <= 1
 
 
+def test_fused_cloud_keeps_the_first_and_last_stamp_of_every_voxel():
+    cloud = FusedCloud(voxel=1.0, max_points=100)
+    cloud.add(np.array([[0.5, 0, 0], [1.5, 0, 0]], np.float32), None, stamp=10.0)
+    cloud.add(np.array([[1.5, 0, 0], [2.5, 0, 0]], np.float32), None, stamp=11.0)
+    cloud.add(np.array([[3.5, 0, 0]], np.float32), None)  # no stamp: the call's count
+    xyz, _ = cloud.points()
+    seen = dict(zip(np.floor(xyz[:, 0]).astype(int).tolist(), map(tuple, cloud.stamps())))
+    assert seen == {0: (10.0, 10.0), 1: (10.0, 11.0), 2: (11.0, 11.0), 3: (3.0, 3.0)}
+
+
 def test_fused_cloud_prunes_to_holes_and_reuses_them():
     cloud = FusedCloud(voxel=1.0, max_points=100)
     for i in range(30):  # each frame: 20 new voxels along x
@@ -75,4 +85,4 @@ def test_fused_cloud_prunes_to_holes_and_reuses_them():
     xyz, _ = cloud.points()
     assert len(cloud) == xyz.shape[0] and len(np.unique(np.floor(xyz), axis=0)) == len(cloud)
     assert xyz[:, 0].max() > 579 and xyz[:, 0].min() > 400  # newest kept, oldest dropped
-    assert cloud.nbytes() <= 100 * 56 + 64
+    assert cloud.nbytes() <= 100 * 72 + 64  # 60 B of slots (first / last stamps) + index
