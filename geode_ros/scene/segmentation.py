@@ -38,8 +38,7 @@ def adjacency(pairs: np.ndarray, n: int) -> csr_matrix:
 
 def normals_from(points: np.ndarray, adj: csr_matrix) -> tuple[np.ndarray, np.ndarray]:
     """Per-point unit normals (smallest principal axis of the point and its neighbours in
-    ``adj``,
-    sign free) and flatness in 0..1 (1 - 3 x the smallest eigenvalue's share; 1 = a
+    ``adj``, sign free) and flatness in 0..1 (1 - 3 x the smallest eigenvalue's share; 1 = a
     perfect plane; 0 where there are too few neighbours)."""
     n = len(points)
     if n == 0:

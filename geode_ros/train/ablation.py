@@ -115,7 +115,8 @@ def run_ablation(base: TrainConfig, out: str | Path, steps1: int, steps2: int,
     JSON dict."""
     from geode_ros.model.geode import GeodeModel
     from geode_ros.train.evaluate import evaluate
-    from geode_ros.train.trainer import Trainer, load_records
+    from geode_ros.train.run_setup import load_records
+    from geode_ros.train.trainer import Trainer
 
     if not base.eval_data:
         raise GeodeError('the ablation scores on held-out data: set eval_data (--eval-data)')
@@ -145,8 +146,8 @@ def run_ablation(base: TrainConfig, out: str | Path, steps1: int, steps2: int,
         model = GeodeModel.from_pretrained(final, device=base.model.device)
         store = stores.get('eval')
         if store is None:  # every run was reused: build the cache once here
+            from geode_ros.train.run_setup import data_root
             from geode_ros.train.scenes import SceneStore
-            from geode_ros.train.trainer import data_root
             store = SceneStore(data_root(base.eval_data), model, base.scene)
             stores['eval'] = store
         store.model = model

@@ -25,6 +25,7 @@ from check_set import (
     REQUIRED,
     VOCAB,
     check_record,
+    check_unknown,
     contains_name,
     fold,
     load_jsonl,
@@ -35,7 +36,6 @@ HERE = Path(__file__).resolve().parent
 MIN_PER_KIND = 30
 MIN_DISTANCE = {'object': 30, 'robot': 15}
 MIN_EXPECT = {'unknown_category': 30, 'cannot_parse': 20}
-MIN_UNKNOWN = 30
 
 
 def check_names2(names: dict) -> tuple[list[str], dict[str, str], set[str]]:
@@ -57,20 +57,7 @@ def check_names2(names: dict) -> tuple[list[str], dict[str, str], set[str]]:
         for name in {fold(n) for n in sing + plur if isinstance(n, str)}:
             if owner.setdefault(name, cls) != cls:
                 errors.append(f'names2.json: {name!r} names both {owner[name]} and {cls}')
-    unknown: set[str] = set()
-    entries = names.get('unknown', [])
-    if len(entries) < MIN_UNKNOWN:
-        errors.append(f'names2.json: {len(entries)} unknown objects < {MIN_UNKNOWN}')
-    for entry in entries:
-        for form in ('singular', 'plural'):
-            name = fold(entry.get(form, ''))
-            if not name:
-                errors.append(f'names2.json unknown: missing {form} in {entry}')
-            elif name in owner:
-                errors.append(f'names2.json unknown: {name!r} is a class name')
-            elif name in unknown and form == 'singular':
-                errors.append(f'names2.json unknown: {name!r} twice')
-            unknown.add(name)
+    unknown = check_unknown(names, owner, 'names2.json', errors)
     return errors, owner, unknown
 
 

@@ -106,21 +106,28 @@ def check_names(names: dict) -> tuple[list[str], set[str], set[str]]:
         for typo in entry.get('typos', []):
             if fold(typo) in class_names:
                 errors.append(f'names.json {cls}: typo {typo!r} is a real name')
+    unknown = check_unknown(names, class_names, 'names.json', errors)
+    return errors, class_names, unknown
+
+
+def check_unknown(names: dict, class_names: set[str] | dict[str, str], file: str,
+                  errors: list[str]) -> set[str]:
+    """The folded names of a names file's unknown objects; problems go to ``errors``."""
     unknown: set[str] = set()
     entries = names.get('unknown', [])
     if len(entries) < MIN_UNKNOWN:
-        errors.append(f'names.json: {len(entries)} unknown objects < {MIN_UNKNOWN}')
+        errors.append(f'{file}: {len(entries)} unknown objects < {MIN_UNKNOWN}')
     for entry in entries:
         for form in ('singular', 'plural'):
             name = fold(entry.get(form, ''))
             if not name:
-                errors.append(f'names.json unknown: missing {form} in {entry}')
+                errors.append(f'{file} unknown: missing {form} in {entry}')
             elif name in class_names:
-                errors.append(f'names.json unknown: {name!r} is a class name')
+                errors.append(f'{file} unknown: {name!r} is a class name')
             elif name in unknown and form == 'singular':
-                errors.append(f'names.json unknown: {name!r} twice')
+                errors.append(f'{file} unknown: {name!r} twice')
             unknown.add(name)
-    return errors, class_names, unknown
+    return unknown
 
 
 def check_record(rec: dict, split: str, class_names: set[str], unknown: set[str]) -> list[str]:
