@@ -78,5 +78,7 @@ def test_bench_query_on_the_shipped_model_and_demo_scene(tmp_path):
     result = json.loads(out.read_text())
     assert result['frames'] == 32 and result['keyframes'] >= 8
     assert result['questions'] == 40 and result['query_ms_median'] > 0
-    assert result['ingest_fps'] > 0 and result['drm_ms_median'] > 0
-    assert result['option_scoring_ms_median'] > 0  # the scene's choice questions are scored
+    assert result['ingest_fps'] > 0 and result['parse_ms_median'] > 0
+    # the LLM runs only to estimate about an object that was not detected
+    assert (result['drm_ms_median'] > 0) == (result['estimated'] > 0)
+    assert result['layer_ms_median'] > 0 and result['structured_ms_median'] > 0

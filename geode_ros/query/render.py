@@ -158,7 +158,15 @@ WRITERS = {
 def render(result: Result, T_target_src: np.ndarray | None = None, target_frame: str = ''
            ) -> str:
     """The answer sentence of ``result``; coordinates in ``target_frame`` via
-    ``T_target_src`` (target <- the memory's frame) when given."""
+    ``T_target_src`` (target <- the memory's frame) when given. A program the VLM wrote
+    (the rules could not read the question) is named, so a wrong reading shows."""
+    text = _sentence(result, T_target_src, target_frame)
+    if result.program.source == 'vlm':
+        text += f' (I read the question as {result.program.text})'
+    return text
+
+
+def _sentence(result: Result, T_target_src: np.ndarray | None, target_frame: str) -> str:
     T = None if T_target_src is None else np.asarray(T_target_src, np.float64)
     w = _Writer(result, T, target_frame)
     kind = result.program.kind
