@@ -126,10 +126,11 @@ def truth_text(record: Any) -> str:
 
 
 def answer_text(entry: dict[str, Any]) -> str:
-    """The model's answer as a short string (the box for grounding, else the text)."""
+    """The model's answer as a short string (the box for grounding, else the text; other
+    answers carry the boxes of the objects they used too)."""
     if entry['error'] is not None:
         return 'error (see answers.json)'
-    if entry['boxes']:
+    if entry['boxes'] and entry['type'] == 'grounding_3d':
         return _box_text(entry['boxes'][0])
     return str(entry['answer']).strip() or '(empty)'
 
