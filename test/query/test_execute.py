@@ -116,6 +116,15 @@ def test_low_confidence_is_said(memory):
     assert not ask('where is the sofa', memory).low_confidence
 
 
+def test_a_vlm_reading_is_named_in_the_answer(memory):
+    """The rules' reading speaks for itself; a program the VLM wrote is shown, so a
+    wrong reading of the question shows in the answer."""
+    rules = parse_rules('how many chairs are there', Lexicon(CLASSES))
+    assert render(execute(rules, memory, QueryConfig())) == 'I see 2 chairs.'
+    vlm = execute(rules.with_source('vlm'), memory, QueryConfig())
+    assert render(vlm) == 'I see 2 chairs. (I read the question as count(chair))'
+
+
 def test_choices(memory):
     q = ('Measuring from the closest point of each object, which of these objects (sofa, tv, '
          'mug) is the closest to the table?\nA. sofa\nB. tv\nC. mug')
