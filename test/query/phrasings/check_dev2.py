@@ -29,6 +29,7 @@ from check_set import (
     contains_name,
     fold,
     load_jsonl,
+    report,
     wording,
 )
 
@@ -199,14 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     errors += clashes
     info.append(f'dev2 wordings equal to a held-out wording: {held_hits}')
     table, count_errors = counts_table(recs)
-    errors += count_errors
-    print(table)
-    for line in info:
-        print('INFO', line)
-    for err in errors:
-        print('ERROR', err)
-    print('OK' if not errors else f'{len(errors)} problem(s)')
-    return 1 if errors else 0
+    return report(table, errors + count_errors, info)
 
 
 if __name__ == '__main__':

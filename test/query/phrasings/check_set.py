@@ -311,8 +311,14 @@ def main(argv: list[str] | None = None) -> int:
     all_names = sorted(class_names | unknown, key=len, reverse=True)
     errors += cross_split(sets, all_names)
     table, count_errors = counts_table(sets)
-    errors += count_errors
+    return report(table, errors + count_errors)
+
+
+def report(table: str, errors: list[str], info: list[str] = ()) -> int:
+    """Print the counts, any notes and problems; the exit status (1 on a problem)."""
     print(table)
+    for line in info:
+        print('INFO', line)
     for err in errors:
         print('ERROR', err)
     print('OK' if not errors else f'{len(errors)} problem(s)')
