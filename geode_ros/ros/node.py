@@ -25,7 +25,7 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
@@ -37,6 +37,7 @@ from geode_ros.query.engine import SpatialQueryEngine
 from geode_ros.ros.conversions import cloud_to_msg, make_header
 from geode_ros.ros.detections import DetectionsTopic
 from geode_ros.ros.diagnose import why_no_frames
+from geode_ros.ros.executors import NodeExecutor
 from geode_ros.ros.ingest import FrameCounters
 from geode_ros.ros.markers import boxes_to_markers
 from geode_ros.ros.model_path import free_accelerator_memory, load_model, resolve_model
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     node, executor = None, None
     try:
         node = GeodeNode()
-        executor = MultiThreadedExecutor(num_threads=5)
+        executor = NodeExecutor(num_threads=5)
         executor.add_node(node)
         if node.get_parameter('autostart').value:
             if node.trigger_configure() != SUCCESS or node.trigger_activate() != SUCCESS:

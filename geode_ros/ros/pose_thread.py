@@ -13,7 +13,9 @@ import threading
 from typing import Any
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
+
+from geode_ros.ros.executors import SingleNodeExecutor
 
 
 class PoseThread:
@@ -31,7 +33,7 @@ class PoseThread:
                                       context=parent.context,
                                       use_global_arguments=False,
                                       start_parameter_services=False)
-        self._executor = SingleThreadedExecutor(context=parent.context)
+        self._executor = SingleNodeExecutor(context=parent.context)
         self._executor.add_node(self.node)
         self._thread = threading.Thread(target=self._spin, name='geode_poses', daemon=True)
         self._thread.start()

@@ -27,7 +27,11 @@ PARAMS = {'model': 'none', 'pose_source': 'topic', 'status_period': 0.25, 'sync_
 
 def _camera(reliability: str) -> Camera:
     cam = Camera(TOPICS, reliability=reliability)
-    cam.wait_connected()  # only a matching subscription counts as subscribed
+    try:
+        cam.wait_connected()  # only a matching subscription counts as subscribed
+    except BaseException:
+        cam.close()  # a publisher left behind would confuse the next test's node
+        raise
     return cam
 
 
