@@ -27,11 +27,12 @@ READERS = ('rules', 'vlm', 'both')
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from geode_ros.cli.common import add_runtime_arguments, repo_root
+    from geode_ros.data.phrasings import SPLITS
 
     default_set = repo_root() / 'test' / 'query' / 'phrasings'
     parser.add_argument('--set', default=str(default_set), help='phrasing set directory')
-    parser.add_argument('--split', default='dev', choices=('dev', 'dev2', 'heldout'),
-                        help='which set to read (report on heldout; develop on dev, dev2)')
+    parser.add_argument('--split', default='dev', choices=SPLITS,
+                        help='which set to read (report on heldout; develop on the dev sets)')
     parser.add_argument('--model', default='',
                         help='GEODE model (adds the VLM readers and its class list); empty: '
                              'rules alone over the 17 synthetic classes')

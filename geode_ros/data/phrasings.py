@@ -19,8 +19,9 @@ import numpy as np
 
 from geode_ros.errors import GeodeError
 
-SPLITS = ('dev', 'dev2', 'heldout')
-NAMES_FILE = {'dev': 'names.json', 'dev2': 'names2.json', 'heldout': 'names.json'}
+SPLITS = ('dev', 'dev2', 'dev3', 'heldout')
+NAMES_FILE = {'dev': 'names.json', 'dev2': 'names2.json', 'dev3': 'names3.json',
+              'heldout': 'names.json'}
 
 
 @dataclass(frozen=True)

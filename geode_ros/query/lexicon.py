@@ -23,13 +23,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     'bed': ('double bed', 'single bed', 'twin bed', 'bunk bed', 'king bed', 'queen bed',
             'king size bed', 'queen size bed', 'daybed', 'day bed', 'crib', 'cot', 'futon'),
     'book': ('novel', 'paperback', 'hardback', 'hardcover', 'textbook', 'notebook', 'cookbook',
-             'storybook', 'picture book', 'guidebook'),
+             'storybook', 'picture book', 'guidebook', 'atlas', 'dictionary', 'encyclopedia',
+             'encyclopaedia'),
     'bottle': ('water bottle', 'wine bottle', 'flask', 'jug'),
     'box': ('carton', 'cardboard box', 'crate', 'package', 'parcel', 'storage box', 'shoebox',
-            'shoe box'),
+            'shoe box', 'toolbox', 'tool box', 'lunchbox', 'lunch box'),
     'cabinet': ('cupboard', 'dresser', 'chest of drawers', 'drawers', 'wardrobe', 'locker',
                 'sideboard', 'nightstand', 'night stand', 'filing cabinet', 'file cabinet',
-                'kitchen cabinet', 'closet', 'armoire', 'credenza', 'cabinets'),
+                'kitchen cabinet', 'closet', 'armoire', 'credenza', 'cabinets', 'almirah'),
     'chair': ('seat', 'stool', 'armchair', 'office chair', 'dining chair', 'desk chair',
               'recliner', 'rocking chair', 'high chair', 'highchair'),
     'door': ('doorway', 'entrance', 'exit', 'front door', 'back door'),
@@ -153,16 +154,26 @@ class Lexicon:
                  and OSA.distance(word, w, score_cutoff=limit) <= limit}
         return close.pop() if len(close) == 1 else None
 
-    def find(self, words: list[str]) -> list[Mention]:
-        """Every class named in ``words``, longest names first, in order of appearance."""
+    def find(self, words: list[str], breaks: frozenset[int] | None = None) -> list[Mention]:
+        """Every class named in ``words``, longest names first, in order of appearance.
+
+        With ``breaks`` (a question's free text), two names side by side are one compound
+        named by its last word, as in English ('display shelf' is a shelf, 'lamp table' a
+        table, 'flat screen tv' a tv), unless punctuation stood between them: ``breaks``
+        holds the indices of words a comma preceded ('toolbox, monitor' names two).
+        Without it (lists of options) every name stands alone.
+        """
         out: list[Mention] = []
         i = 0
         while i < len(words):
             for n in range(min(self.max_len, len(words) - i), 0, -1):
                 hit = self._forms.get(tuple(words[i:i + n]))
                 if hit is not None:
-                    out.append(Mention(i, i + n, ObjectArg(hit[0], ' '.join(words[i:i + n]),
-                                                           hit[1])))
+                    start = i
+                    if breaks is not None and out and out[-1].end == i and i not in breaks:
+                        start = out.pop().start
+                    out.append(Mention(start, i + n, ObjectArg(
+                        hit[0], ' '.join(words[start:i + n]), hit[1])))
                     i += n
                     break
             else:

@@ -32,8 +32,14 @@ SHORTHAND = {'infront': 'in front', 'nexto': 'next to',
              'iz': 'is', 'teh': 'the', 'da': 'the', 'thx': 'thanks', 'ya': 'you',
              'whats': 'what is', 'wheres': 'where is', 'hows': 'how is', 'theres': 'there is',
              'thats': 'that is', 'im': 'i am', 'dont': 'do not', 'cant': 'can not',
-             'neer': 'near', 'b4': 'before', 'bout': 'about', 'n': 'and'}
+             'neer': 'near', 'b4': 'before', 'bout': 'about', 'n': 'and', 'nere': 'near',
+             'rite': 'right', 'c': 'see', 'btwn': 'between', 'mny': 'many', 'dist': 'distance'}
 _PREP = [(r'\bright (now|here|there|away)\b', r'\1'), (r'\ball right\b', 'ok'),
+         # sound-alike slips of speech recognition, fixed only where the word cannot stand
+         (r'\b(wear|were) (is|are)\b', r'where \2'),
+         (r'\bhoe (many|much|far|big|long)\b', r'how \1'), (r'\bhow fur\b', 'how far'),
+         (r'\btheir (?=(a|an|any|some|in|here|around)\b)', 'there '),
+         (r'\bthe are of\b', 'the area of'),
          (r'(\w)-(\w)', r'\1 \2'),  # left-hand, king-size, waste-paper
          (r'#\s*(of\b)?', ' number of '),
          # "give its 3D bounding box" asks for a location, not about a box
@@ -51,12 +57,18 @@ _DET = {'the', 'a', 'an', 'any', 'my', 'your', 'some', 'that', 'this', 'those', 
         'his', 'her', 'their'}
 # words after which a word is an object's name: an unknown one there is an unknown category
 _SLOT_BEFORE = _DET | {'many', 'much', 'count', 'no', 'all', 'every', 'each', 'which',
-                       'nearest', 'closest'}
+                       'nearest', 'closest', 'between'}
 # an unknown name this close after one of these words is what the question asks about
 _CUES = {'count', 'many', 'much', 'number', 'tally', 'total', 'where', 'find', 'locate', 'there',
          'see', 'seen', 'saw', 'spot', 'spotted', 'have', 'got', 'any', 'show', 'detect',
          'detected', 'exists', 'is', 'are', 'nearest', 'closest'}
 CUE_REACH = 3
+# cues whose object comes right after them wherever they stand ('..., where is my scarf')
+_STRONG_CUES = {'where', 'find', 'locate', 'many', 'count'}
+# 'where is the big door' asks no size
+_ADJECTIVE_BEFORE_NAME = re.compile(
+    r'\b(big|large|huge|tall|long|wide|high|small|little)\s+'
+    r'(?!(?:a|an|the|is|are|was|were|this|that|my|your)\b)(\w+\s+)?(?=obj\b)')
 # a question that asks for one of these kinds names its object first
 _ONE_OBJECT = ('count', 'where', 'exists', 'size', 'last_seen', 'direction', 'near')
 
@@ -104,9 +116,24 @@ def corrected_words(text: str, lexicon: Lexicon) -> list[str]:
     return out
 
 
+_PUNCTUATION = re.compile(r'\s*(?:,(?=\s)|;|&)\s*')  # not the comma of '1,000'
+
+
+def words_and_breaks(text: str, lexicon: Lexicon) -> tuple[list[str], frozenset[int]]:
+    """``corrected_words`` of ``text``, and the indices of the words that a comma, a
+    semicolon or '&' preceded (they keep two names apart: ``Lexicon.find``)."""
+    words: list[str] = []
+    breaks = set()
+    for piece in _PUNCTUATION.split(text):
+        if words:
+            breaks.add(len(words))
+        words += corrected_words(piece, lexicon)
+    return words, frozenset(breaks)
+
+
 # ------------------------------------------------------------------ units and numbers
 _AREA = [(r'\b(square (meters?|metres?|m)|sq ?(m|meters?|metres?)|sqm|m2)\b', 'm2'),
-         (r'\b(square (feet|foot|ft)|sq ?(ft|feet|foot)|sqft|ft2|square footage)\b', 'ft2')]
+         (r'\b(square (feet|foot|ft)|sq ?(ft|feet|foot)|sqft|ft2|(square|sq) footage)\b', 'ft2')]
 _LENGTH = [(r'\b(centimet(er|re)s?|cms?)\b', 'cm'), (r'\b(millimet(er|re)s?|mm)\b', 'mm'),
            (r'\b(feet|foot|ft)\b', 'ft'), (r'\b(inch|inches)\b', 'in'),
            (r'\b(met(er|re)s?|m)\b', 'm')]
@@ -155,8 +182,8 @@ class _Question:
         text = _PREAMBLE.sub('', normalise(text))
         self.threshold = it.THRESHOLD.search(text) or it.RADIUS.search(text)
         self.radius, text = find_radius(text)
-        self.words = corrected_words(text, lexicon)
-        self.mentions = lexicon.find(self.words)
+        self.words, breaks = words_and_breaks(text, lexicon)
+        self.mentions = lexicon.find(self.words, breaks)
         self.objs = [m.arg for m in self.mentions]
         masked = list(self.words)
         for m in reversed(self.mentions):
@@ -206,7 +233,14 @@ class _Question:
         cues = [i for i, w in enumerate(self.words) if w in _CUES]
         before = [t for i, t in self.slots
                   if i < first and any(0 < i - c <= CUE_REACH for c in cues)]
-        return before[0] if before else None
+        if before:
+            return before[0]
+        for c in (i for i, w in enumerate(self.words) if w in _STRONG_CUES):
+            after = [m.start for m in self.mentions if m.start > c]
+            for i, t in self.slots:
+                if 0 < i - c <= CUE_REACH and (not after or i < after[0]):
+                    return t
+        return None
 
     def refuse(self, name: str) -> QueryError:
         return self.lexicon.unknown(singular_guess(name))
@@ -273,7 +307,9 @@ def _intent(q: _Question, s: str) -> str | None:
     """The kind ``s`` (the question, masked) asks for, trying the rules in order."""
     n = len(q.objs)
     if it.LAST_SEEN.search(s) and not it.COUNT.search(s.split(' ago')[0].split(' since')[0]
-                                                       .replace('how many minutes', '')):
+                                                       .replace('how many minutes', '')
+                                                       .replace('how many hours', '')
+                                                       .replace('how many days', '')):
         return 'last_seen'
     if it.COUNT.search(s) and not it.COUNT_UNIT.search(s):
         return 'count'
@@ -291,9 +327,10 @@ def _intent(q: _Question, s: str) -> str | None:
         return 'near'
     if it.DISTANCE.search(s):
         return 'distance'
-    if not q.objs and (it.AREA.search(s) or it.SIZE.search(s)) and it.ROOMISH.search(s):
+    if not q.objs and (it.AREA.search(s) or it.SIZE.search(s)) and (
+            it.ROOMISH.search(s) or q.unit in ('m2', 'ft2')):
         return 'room_area'
-    if it.SIZE.search(s) and n:
+    if it.SIZE.search(_ADJECTIVE_BEFORE_NAME.sub('', s)) and n:
         return 'size'
     if it.LIST.search(s) and not q.objs and not q.slots:
         return 'list'

@@ -105,6 +105,8 @@ keep keeping kept leave leaving left stay staying stayed
 bring bringing brought carry carrying carried fetch fetching grab grabbing
 room rooms inside outside within without across along against among beyond toward towards
 upon onto into unto via per versus
+idea chance clue luck hint reason weather date news lol lmao haha bro dude love dear honey
+folks guys output spatial stored existence rundown ground roomy massive trip sighted sight
 """.split())
 
 KNOWN_WORDS: frozenset[str] = (KEYWORDS | FUNCTION_WORDS | PLACE_WORDS | DESCRIPTIVE_WORDS

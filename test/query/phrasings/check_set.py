@@ -55,7 +55,7 @@ CONTRACTIONS = {
     'fars': 'far is', 'bigs': 'big is', 'longs': 'long is', 'ways': 'way is',
 }  # fmt: skip
 SPLITS = {'dev': 'd', 'heldout': 'h'}
-ID_PREFIX = {**SPLITS, 'dev2': 'e'}  # dev2.jsonl is checked by check_dev2.py
+ID_PREFIX = {**SPLITS, 'dev2': 'e', 'dev3': 'f'}  # dev2 / dev3 are checked by check_dev2.py
 
 
 def fold(text: str) -> str:
