@@ -67,7 +67,7 @@ CUE_REACH = 3
 _STRONG_CUES = {'where', 'find', 'locate', 'many', 'count'}
 # 'where is the big door' asks no size
 _ADJECTIVE_BEFORE_NAME = re.compile(
-    r'\b(big|large|huge|tall|long|wide|high|small|little)\s+'
+    r'(?<!how )\b(big|large|huge|tall|long|wide|high|small|little)\s+'
     r'(?!(?:a|an|the|is|are|was|were|this|that|my|your)\b)(\w+\s+)?(?=obj\b)')
 # a question that asks for one of these kinds names its object first
 _ONE_OBJECT = ('count', 'where', 'exists', 'size', 'last_seen', 'direction', 'near')

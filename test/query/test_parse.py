@@ -66,6 +66,7 @@ def lex():
     ('hoe many beds do you see', 'count(bed)'),
     ('how fur is the sofa from the door', 'distance(sofa, door)'),
     ('ok robot where is the big door', 'where(door)'),
+    ('how big sofa', 'size(sofa)'),
     ('how many hours ago did you see the door', 'last_seen(door)'),
     ('how many square meters we talking', 'room_area(unit=m2)'),
     ('Do you have any idea where the chair might be?', 'where(chair)'),
